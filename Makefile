@@ -1,0 +1,40 @@
+# Two commands a newcomer needs:  make lab   and   make test
+# Everything else here is what those two build on.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.setup-stamp
+PORT   ?= 8888
+# jupyter refuses to start as root unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup system-deps lab test bench release clean-venv
+
+## setup: create .venv and install the pinned environment (skips when already done)
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "Python 3.10 or newer is needed; found $$($(PYTHON) --version)."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@touch $(STAMP)
+
+## system-deps: Debian packages for the sandbox, browser tests and graph drawing (root only; optional)
+system-deps:
+	@bash .ci/system-deps
+
+## lab: set up, then open JupyterLab on the course
+lab: setup
+	$(BIN)/python -m grading lab --port=$(PORT)
+
+## test: set up, then run every test and every notebook
+test: setup system-deps
+	$(BIN)/python -m pytest
+
+## bench: the side-by-side benchmarks in bench/
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Course tooling around nbgrader: student checks, the release, and class-wide grading."""

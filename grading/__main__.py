@@ -1,0 +1,40 @@
+"""`python -m grading <command> ...`: one entry point for the course's grading tools.
+
+    check    check an exercise notebook from the command line (students)
+    release  regenerate exercises/ from solutions/ with nbgrader (instructors)
+    grade    grade a class of submissions, sandboxed and in parallel (instructors)
+    lab      open JupyterLab on the course, with nbgrader's extension (students)
+"""
+import importlib
+import sys
+
+COMMANDS = {
+    "check": ("grading.student_check", "check an exercise notebook and say which questions pass"),
+    "release": ("grading.release", "regenerate exercises/ from solutions/ with nbgrader"),
+    "grade": ("grading.autograde.cli", "grade a folder or LMS zip of submissions"),
+    "lab": ("grading.lab", "open JupyterLab on the course with nbgrader's extension"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m grading <command> [options]", "", "commands:"]
+    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `python -m grading <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
