@@ -5,10 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
 PORT   ?= 8888
-# jupyter refuses to start as root unless told it may.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup system-deps lab test bench release clean-venv
+.PHONY: setup system-deps lab test bench notebooks clean-venv
 
 ## setup: create .venv and install the pinned environment (skips when already done)
 setup: $(STAMP)
@@ -35,6 +33,10 @@ test: setup system-deps
 ## bench: the side-by-side benchmarks in bench/
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+## notebooks: re-execute the course notebooks in place (after editing one), then commit their outputs
+notebooks: setup
+	$(BIN)/python course/execute.py
 
 clean-venv:
 	rm -rf $(VENV)

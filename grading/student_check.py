@@ -1,0 +1,71 @@
+"""`python -m grading check <notebook> [...]`: run an exercise notebook as `nbgrader validate` does and print one
+line per question (id, points, PASS / FAIL / NOT ANSWERED, what the test said). Exit code 0 only if every
+question of every notebook passes."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+from grading.nbgrader_util import NOT_ANSWERED, PASS, execute, other_errors, question_results
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def format_report(path: Path, results, errors) -> str:
+    """The per-question table of one notebook, then a score line and any errors outside the tests."""
+    width = max(72, min(shutil.get_terminal_size((100, 20)).columns, 140))
+    qw = max([len("question")] + [len(r.question) for r in results])
+    head = f"{'question':<{qw}}  {'points':>6}  {'result':<12}  "
+    indent = " " * len(head)
+    lines = [f"{path}", head + "message", "-" * min(width, len(head) + 40)]
+    for r in results:
+        message = textwrap.wrap(r.message, width=max(30, width - len(head))) or [""]
+        lines.append(f"{r.question:<{qw}}  {_points(r.points):>6}  {r.status:<12}  {message[0]}")
+        lines += [indent + more for more in message[1:]]
+    earned = sum(r.points for r in results if r.status == PASS)
+    total = sum(r.points for r in results)
+    passed = sum(r.status == PASS for r in results)
+    unanswered = sum(r.status == NOT_ANSWERED for r in results)
+    lines.append(f"\n{passed} of {len(results)} questions pass ({_points(earned)} of {_points(total)} points"
+                 + (f"; {unanswered} not answered yet" if unanswered else "") + ").")
+    if results:
+        lines.append("Graders also run hidden tests on other inputs: passing here is necessary, not sufficient.")
+    for number, message in errors:
+        lines.append(f"note: cell {number} (not a test) raised {message}")
+    return "\n".join(lines)
+
+
+def check_notebook(path: Path, timeout: int) -> bool:
+    """Run one notebook, print its report, say whether every question passed."""
+    nb = execute(path, timeout=timeout)
+    results = question_results(nb)
+    if not results:
+        print(f"{path}: no autograded questions found; is this an exercise notebook from exercises/?")
+        return False
+    print(format_report(path, results, other_errors(nb)))
+    return all(r.status == PASS for r in results)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m grading check",
+        description="Run exercise notebooks like nbgrader validate and say which questions pass.")
+    parser.add_argument("notebooks", nargs="+", type=Path, help="exercise notebooks, e.g. exercises/02_tensors/02_tensors.ipynb")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        if path.suffix != ".ipynb" or not path.is_file():
+            print(f"error: {path} is not a notebook file; pass the path of an .ipynb file, "
+                  "e.g. exercises/02_tensors/02_tensors.ipynb", file=sys.stderr)
+            return 2
+    ok = True
+    for i, path in enumerate(args.notebooks):
+        if i:
+            print()
+        ok = check_notebook(path, args.timeout) and ok
+    return 0 if ok else 1
