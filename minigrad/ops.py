@@ -1,0 +1,869 @@
+"""Every built-in operation: forward and backward side by side, one class per op.
+
+Forward computes on the inputs' arrays (`x.data`) and returns an array; backward receives the
+gradient of the output as a minigrad Tensor and returns one gradient per input, written with
+minigrad operations so that `create_graph=True` can differentiate it again. Ops marked
+`_broadcasts` get their gradients summed back to each input's shape by the engine
+(`unbroadcast`, the single place where broadcasting is undone). Masks built from saved
+values (relu, max, clamp) are constants of the graph: their derivative is zero almost everywhere.
+
+The functions users call (`add`, `exp`, `sum`, ...), with PyTorch's type promotion and argument
+handling, are in `minigrad.functions`, which also binds them to `Tensor` as methods.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from . import _device
+from .autograd.function import Function
+from .tensor import Tensor, _make
+
+
+
+class _Quiet:
+    """`with _errstate:` silences NumPy's floating-point warnings (torch returns inf/nan
+    silently). Sets NumPy's error-state context variable directly: np.errstate() costs ~2 us."""
+
+    __slots__ = ("tokens", "quiet")
+
+    def __init__(self):
+        self.tokens = []
+        try:
+            from numpy._core._ufunc_config import _extobj_contextvar as var
+
+            with np.errstate(all="ignore"):
+                self.quiet = (var, var.get())
+        except (ImportError, AttributeError):  # another NumPy layout: the slow, public way
+            self.quiet = None
+
+    def __enter__(self):
+        if self.quiet is None:
+            ctx = np.errstate(all="ignore")
+            ctx.__enter__()
+            self.tokens.append(ctx)
+        else:
+            self.tokens.append(self.quiet[0].set(self.quiet[1]))
+
+    def __exit__(self, *exc):
+        token = self.tokens.pop()
+        if self.quiet is None:
+            token.__exit__(*exc)
+        else:
+            self.quiet[0].reset(token)
+
+
+_errstate = _Quiet()
+
+
+def _const(array):
+    """A tensor outside the graph (masks, indices)."""
+    return _make(array)
+
+
+def _xp(t):
+    return np if isinstance(t.data, np.ndarray) else _device.array_module("cuda")
+
+
+# ================================ elementwise, two inputs =======================================
+class Add(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a.data + b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a.data - b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):  # each gradient needs the other input: save only what is needed
+        ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
+        return a.data * b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (None if b is None else g * b), (None if a is None else g * a)
+
+
+class Div(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if b.requires_grad else None, b)
+        with _errstate:
+            return a.data / b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g / b, (None if a is None else -(g * a) / (b * b))
+
+
+class Pow(Function):
+    """a ** b with both tensors. d/db = a**b * log(a), taken as 0 where a == 0 (torch's choice)."""
+
+    _builtin = _broadcasts = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        with _errstate:
+            return a.data ** b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        base_zero = _const((a.data == 0) & (b.data >= 0))
+        return g * b * a ** (b - 1), g * _fn.where(base_zero, 0.0, out * a.log())
+
+
+class Maximum(Function):
+    """Where a == b the gradient is split evenly between both (as torch does)."""
+
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        share = ((a.data > b.data) + 0.5 * (a.data == b.data)).astype(g.data.dtype)
+        return g * _const(share), g * _const(1 - share)
+
+
+class Minimum(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        share = ((a.data < b.data) + 0.5 * (a.data == b.data)).astype(g.data.dtype)
+        return g * _const(share), g * _const(1 - share)
+
+
+class Where(Function):
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return np.where(cond.data, a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, _fn.where(ctx.cond, g, 0.0), _fn.where(ctx.cond, 0.0, g)
+
+
+class MatMul(Function):
+    """torch.matmul: 1-D operands are promoted to matrices and the added dim removed again."""
+
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a.data @ b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:
+            return g * b, g * a
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-2) if a.ndim == 1 else g
+        g2 = g2.unsqueeze(-1) if b.ndim == 1 else g2
+        ga, gb = g2 @ b2.mT, a2.mT @ g2
+        return (ga.squeeze(-2) if a.ndim == 1 else ga), (gb.squeeze(-1) if b.ndim == 1 else gb)
+
+
+class Linear(Function):
+    """x @ w.T + b in one node (torch.nn.functional.linear); x may have leading batch dims."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        out = x.data @ w.data.T
+        return out if b is None else out + b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        needs = ctx.needs_input_grad
+        gx = MatMul._apply2(g, w) if needs[0] else None
+        gw = TMatMul._apply2(g2, x2) if needs[1] else None
+        gb = Sum._apply1(g2, 0, False) if needs[2] else None
+        return gx, gw, gb
+
+
+class TMatMul(Function):
+    """a.T @ b for matrices in one node (the weight gradient of Linear)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a.data.T @ b.data
+
+    @staticmethod
+    def backward(ctx, gg):
+        a, b = ctx.saved_tensors
+        return b @ gg.mT, a @ gg
+
+
+# ================================ elementwise, one input ========================================
+class Neg(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class PowScalar(Function):
+    """a ** p for a Python number p; d/da = p * a**(p-1), and 0 when p == 0."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, p):
+        ctx.save_for_backward(a)
+        ctx.p = p
+        with _errstate:
+            return a.data ** p
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return g * 0.0, None
+        return g * p * a ** (p - 1) if p != 2 else g * 2.0 * a, None
+
+
+class RPowScalar(Function):
+    """c ** a for a Python number c; d/da = c**a * log(c)."""
+
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, c):
+        ctx.c = c
+        with _errstate:
+            return np.asarray(c, dtype=a.data.dtype) ** a.data
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        with _errstate:
+            return g * out * float(np.log(ctx.c)), None
+
+
+class Exp(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        with _errstate:
+            return np.exp(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with _errstate:
+            return np.log(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class Sin(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * a.cos()
+
+
+class Cos(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return -(g * a.sin())
+
+
+class Tanh(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.tanh(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return TanhGrad._apply2(g, out)
+
+
+class TanhGrad(Function):
+    """g * (1 - y*y), tanh's backward in one node; differentiable again for higher orders."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return g.data * (1 - y.data * y.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        return gg * (1 - y * y), -2 * gg * g * y
+
+
+class Sigmoid(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        x = a.data  # split by sign so exp never overflows
+        with _errstate:
+            e = np.exp(-np.abs(x))
+            return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return SigmoidGrad._apply2(g, out)
+
+
+class SigmoidGrad(Function):
+    """g * y * (1 - y), sigmoid's backward in one node; differentiable again."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return g.data * y.data * (1 - y.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        return gg * y * (1 - y), gg * g * (1 - 2 * y)
+
+
+class Sqrt(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        with _errstate:
+            return np.sqrt(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Relu(Function):
+    """relu'(0) = 0, as in torch."""
+
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.mask = a.data > 0
+        return np.where(ctx.mask, a.data, 0).astype(a.data.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return MaskGrad.apply(g, out, ctx.mask)
+
+
+class Abs(Function):
+    """abs'(0) = 0 (the sign function), as in torch."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        ctx.sign = np.sign(a.data)
+        return np.abs(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return MaskGrad.apply(g, a, ctx.sign)
+
+
+class MaskGrad(Function):
+    """g * mask for a mask computed from `source` (relu's output, abs's input). The mask is
+    piecewise constant, so the result depends on `source` with derivative zero; it stays
+    connected to it, as torch's threshold_backward / sgn are."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, source, mask):
+        ctx.mask, ctx.source_shape = mask, source.shape
+        return g.data * mask.astype(g.data.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        zeros = _const(_xp(gg).zeros(ctx.source_shape, dtype=gg.data.dtype))
+        return gg * _const(ctx.mask.astype(gg.data.dtype, copy=False)), zeros, None
+
+
+class Clamp(Function):
+    """The gradient passes where min <= a <= max (boundaries included, as in torch)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        x = a.data
+        ctx.mask = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * _const(ctx.mask.astype(g.data.dtype)), None, None
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.in_dtype = a.dtype
+        return a.data.astype(dtype.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.in_dtype), None
+
+
+# ================================ reductions ====================================================
+_ALL_DIMS = [tuple(range(n)) for n in range(33)]
+
+
+def _dims(dim, ndim):
+    """Normalize dim (None, int or sequence) to a sorted tuple of non-negative axes."""
+    if dim is None:
+        return _ALL_DIMS[ndim]
+    if type(dim) is int and 0 <= dim < ndim:
+        return (dim,)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if ndim == 0:
+        ndim = 1  # torch lets dim=0 / -1 name the single "axis" of a 0-d tensor
+    out = []
+    for d in dims:
+        if not -ndim <= d < ndim:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {d})"
+            )
+        out.append(d % ndim)
+    return tuple(sorted(set(out)))
+
+
+def _kept_shape(shape, dims):
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        dims = _dims(dim, a.ndim) if a.ndim else ()
+        ctx.in_shape, ctx.kept = a.shape, _kept_shape(a.shape, dims)
+        if a.data.dtype.kind == "f":
+            return np.add.reduce(a.data, axis=dims, keepdims=keepdim)
+        return a.data.sum(axis=dims, keepdims=keepdim, dtype=np.int64)  # torch sums ints as int64
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx), None, None
+
+
+def _expand_back(g, ctx):
+    """The gradient of a reduction: g with the reduced dims put back, broadcast to the input."""
+    if g.data.shape != ctx.kept and g.data.ndim:
+        g = Reshape._apply1(g, ctx.kept)
+    return Expand._apply1(g, ctx.in_shape) if g.data.shape != ctx.in_shape else g
+
+
+class Mean(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        dims = _dims(dim, a.ndim) if a.ndim else ()
+        ctx.in_shape, ctx.kept = a.shape, _kept_shape(a.shape, dims)
+        ctx.count = math.prod(a.shape[d] for d in dims)
+        with _errstate:  # the mean of nothing is nan, as in torch
+            return np.add.reduce(a.data, axis=dims, keepdims=keepdim) / ctx.count
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g * (1.0 / ctx.count), ctx), None, None
+
+
+class Amax(Function):
+    """max (or min) over dims without indices; ties share the gradient evenly (torch's rule)."""
+
+    _builtin = True
+
+    def name(self):
+        return ("Amax" if self.np_reduce is np.max else "Amin") + "Backward"
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim, np_reduce):
+        dims = _dims(dim, a.ndim) if a.ndim else ()
+        if a.data.size == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+        out = np_reduce(a.data, axis=dims, keepdims=True)
+        ctx.np_reduce = np_reduce
+        hit = a.data == out
+        ctx.share = hit / hit.sum(axis=dims, keepdims=True)
+        ctx.in_shape, ctx.kept = a.shape, out.shape
+        return out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if i not in dims])
+
+    @staticmethod
+    def backward(ctx, g):
+        share = _const(ctx.share.astype(g.data.dtype))
+        return _expand_back(g, ctx) * share, None, None, None
+
+
+class ArgReduce(Function):
+    """max/min along one dim: the gradient goes to the selected index (torch's max(dim) rule)."""
+
+    _builtin = True
+
+    def name(self):
+        return ("Max" if self.np_arg is np.argmax else "Min") + "Backward"
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim, np_arg):
+        (d,) = _dims(dim, a.ndim)
+        x = a.data if a.ndim else a.data.reshape(1)
+        idx = np_arg(x, axis=d, keepdims=True)
+        ctx.np_arg = np_arg
+        ctx.onehot = np.arange(x.shape[d]).reshape([-1 if i == d else 1 for i in range(x.ndim)]) == idx
+        ctx.in_shape, ctx.kept = a.shape, idx.shape if a.ndim else ()
+        ctx.indices = idx if keepdim else idx.squeeze(d)
+        vals = np.take_along_axis(x, idx, axis=d)
+        if not a.ndim:
+            return vals.reshape(())
+        return vals if keepdim else vals.squeeze(d)
+
+    @staticmethod
+    def backward(ctx, g):
+        mask = _const(ctx.onehot.reshape(ctx.in_shape).astype(g.data.dtype))
+        return _expand_back(g, ctx) * mask, None, None, None
+
+
+class LogSumExp(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        dims = _dims(dim, a.ndim) if a.ndim else ()
+        x = a.data
+        m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros(_kept_shape(x.shape, dims), x.dtype)
+        m = np.where(np.isfinite(m), m, 0)
+        with _errstate:
+            out = np.log(np.exp(x - m).sum(axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(a)
+        ctx.kept = out.shape
+        return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if i not in dims])
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors  # d lse / d a = exp(a - lse), the softmax
+        return g.reshape(ctx.kept) * (a - out.reshape(ctx.kept)).exp(), None, None
+
+
+class Softmax(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        x = a.data
+        with _errstate:
+            e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+            return e / e.sum(axis=dim, keepdims=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+
+
+class LogSoftmax(Function):
+    _builtin = _saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        x = a.data
+        with _errstate:
+            s = x - np.max(x, axis=dim, keepdims=True)
+            return s - np.log(np.exp(s).sum(axis=dim, keepdims=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+
+
+class MseLoss(Function):
+    """mean/sum/none of (a - b)**2 in one node, as torch's mse_loss."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, b, reduction):
+        ctx.save_for_backward(a, b)
+        ctx.reduction = reduction
+        d = a.data - b.data
+        sq = d * d
+        if reduction == "none":
+            return sq
+        total = np.add.reduce(sq, axis=None)
+        return total / sq.size if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        scale = {"mean": 2.0 / builtins.max(a.numel(), 1), "sum": 2.0, "none": 2.0}[ctx.reduction]
+        ga = (a - b) * (g * scale)
+        return ga, (-ga if ctx.needs_input_grad[1] else None), None
+
+
+# ================================ shapes and indexing ===========================================
+class Reshape(Function):
+    """reshape / view / flatten / squeeze / unsqueeze: the gradient is reshaped back."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return a.data.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class Expand(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        xp = _xp(a)
+        if math.prod(shape) > 65536:  # large: a read-only broadcast view, no copy
+            return xp.broadcast_to(a.data, shape)
+        out = xp.empty(shape, dtype=a.data.dtype)  # small: a copy is cheaper than the view
+        out[...] = a.data
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.in_shape), None
+
+
+class Permute(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return a.data.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return Permute._apply1(g, tuple(inverse)), None
+
+
+def _is_basic(index):
+    """True for indices made only of ints, slices, None and Ellipsis (no repeats possible)."""
+    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in index)
+
+
+def _normalize_index(index):
+    """A tuple index of NumPy-understood parts: tensors become arrays, lists become arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, (list, np.ndarray)):
+            i = np.asarray(i)
+            if i.dtype.kind not in "biu":
+                raise IndexError(
+                    "tensors used as indices must be long, int or bool tensors (got "
+                    f"{i.dtype}); use integer positions or a boolean mask."
+                )
+        elif isinstance(i, (bool, np.bool_)):
+            i = np.asarray(i)
+        elif isinstance(i, np.integer):
+            i = int(i)
+        out.append(i)
+    return tuple(out)
+
+
+class GetItem(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.in_shape, ctx.index = a.shape, index
+        out = a.data[index]
+        return out.copy() if isinstance(out, np.ndarray) and not _is_basic(index) else out
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd._apply1(g, ctx.index, ctx.in_shape), None
+
+
+class IndexAdd(Function):
+    """Scatter-add g into zeros of a given shape: the backward of indexing (repeats add up)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, index, shape):
+        ctx.index = index
+        out = _xp(g).zeros(shape, dtype=g.data.dtype)
+        if _is_basic(index):
+            out[index] = g.data
+        else:
+            np.add.at(out, index, g.data)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return GetItem._apply1(gg, ctx.index), None, None
+
+
+class Cat(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim, ctx.sizes = dim, [t.shape[dim] for t in tensors]
+        return _xp(tensors[0]).concatenate([t.data for t in tensors], axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [None], 0
+        lead = (slice(None),) * ctx.dim
+        for n in ctx.sizes:
+            grads.append(GetItem._apply1(g, lead + (slice(start, start + n),)))
+            start += n
+        return tuple(grads)
+
+
+class ToDevice(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, device):
+        ctx.src = a.device.type
+        return _device.move(a.data, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.src), None
+
+
+def unbroadcast(g, shape):
+    """Sum a gradient over the dimensions broadcasting added or stretched, back to `shape`.
+    The single place where broadcasting is undone (the engine and Expand use it). Returns `g`
+    unchanged when it cannot have come from broadcasting `shape`, for the engine to report."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(n != 1 and n != gshape[lead + i] for i, n in enumerate(shape)):
+        return g
+    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    return Sum._apply1(g, dims, True).reshape(shape) if dims else g.reshape(shape)
+
+
+from . import functions as _fn  # noqa: E402  (where/log for backward rules; a circular import)

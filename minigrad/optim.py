@@ -1,0 +1,39 @@
+"""`SGD`, with momentum and weight decay as in torch.optim.SGD."""
+from .autograd.grad_mode import no_grad
+from .tensor import _bump_version
+
+
+class SGD:
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self._velocity = [None] * len(self.params)
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients: set to None (frees them; the default) or fill with zeros."""
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @no_grad()
+    def step(self):
+        """p <- p - lr * (grad + weight_decay * p), with momentum buffers when momentum > 0."""
+        lr, wd, momentum = self.lr, self.weight_decay, self.momentum
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            d = p.grad.data
+            if wd:
+                d = d + wd * p.data
+            if momentum:
+                v = self._velocity[i]
+                v = d.copy() if v is None else momentum * v + d
+                self._velocity[i] = d = v
+            p.data -= lr * d
+            _bump_version(p)
