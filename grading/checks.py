@@ -59,8 +59,12 @@ def _dtype_message(name: str, expected, got) -> str:
 
 
 def _require_tensor(value, name: str) -> None:
-    if isinstance(value, torch.Tensor):
+    # Exact types only: a Tensor subclass can override __eq__/__torch_function__ and lie to the checks.
+    if type(value) is torch.Tensor:
         return
+    if isinstance(value, torch.Tensor):
+        fail(f"{name} is a {type(value).__name__}, a subclass of torch.Tensor; return a plain tensor "
+             "(for example `result.detach()` or `torch.as_tensor(result)`).")
     if value is None:
         fail(f"{name} is None: did you forget to `return` the result?")
     if isinstance(value, np.ndarray):
@@ -124,7 +128,7 @@ def check_array(got, expected, name: str, *, dtype=True, atol: float = 1e-6, rto
     """`got` is a NumPy array like `expected`: same shape, values, and (with dtype=True) the same dtype."""
     if isinstance(got, torch.Tensor):
         fail(f"{name} is a torch.Tensor, expected a NumPy array: convert it with .numpy().")
-    check(isinstance(got, np.ndarray), f"{name} should be a NumPy array, got {type(got).__name__}"
+    check(type(got) is np.ndarray, f"{name} should be a NumPy array, got {type(got).__name__}"
           + (": did you forget to `return` the result?" if got is None else "."))
     expected = np.asarray(expected)
     if dtype:
@@ -211,7 +215,7 @@ def check_minigrad_tensor(got, expected: torch.Tensor, name: str, **kwargs) -> N
 
     if isinstance(got, torch.Tensor):
         fail(f"{name} is a torch.Tensor; compute it with minigrad and return a minigrad Tensor.")
-    check(isinstance(got, minigrad.Tensor), f"{name} should be a minigrad Tensor, got {type(got).__name__}"
+    check(type(got) is minigrad.Tensor, f"{name} should be a minigrad Tensor, got {type(got).__name__}"
           + (": did you forget to `return` the result?" if got is None else "."))
     check_tensor(torch.from_numpy(np.array(got.detach().numpy())), expected, name, **kwargs)
 

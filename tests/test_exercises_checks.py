@@ -114,3 +114,16 @@ def test_checks_never_crash_on_surprising_answers():
     arr = np.zeros(2)
     msg = failure(check_shares_memory, torch.zeros(2, requires_grad=True), arr, "t")
     assert "requires grad" in msg and "torch.from_numpy" in msg
+
+
+def test_tensor_subclasses_that_could_lie_are_rejected():
+    """A subclass may override __eq__ or __torch_function__ to fake equality: only exact tensors pass."""
+
+    class Liar(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    liar = torch.zeros(2).as_subclass(Liar)
+    msg = failure(check_tensor, liar, torch.ones(2), "answer()")
+    assert "Liar, a subclass of torch.Tensor" in msg and "plain tensor" in msg
+    check_tensor(torch.ones(2), torch.ones(2), "answer()")

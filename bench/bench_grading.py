@@ -1,0 +1,155 @@
+"""Grade one generated class with stock `nbgrader autograde` and with `python -m grading grade`, side by side.
+
+    .venv/bin/python bench/bench_grading.py              # 7 students x 6 assignments = 42 submissions
+    .venv/bin/python bench/bench_grading.py --per-assignment 3 --assignments 02_tensors
+
+Per assignment the class has: 2 correct (every answer from the solution), 2 partly correct (every other
+answer), 1 blank (the release as is), 1 crashing (first answer raises) and 1 broken (truncated JSON).
+Stock nbgrader runs in a temporary course folder (its own gradebook, PYTHONPATH set so the course's
+checks import); ours runs with the sandbox on (--sandbox auto|fork|bwrap) and --jobs 2. Both grade the same
+files in this one run.
+Scores must agree on every honest submission (all but the broken ones).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from grading.autograde.assignment import load_assignment  # noqa: E402
+from grading.autograde.fake_class import solution_answers, student_notebook, write_submission  # noqa: E402
+
+ALL = ["02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians", "07_minigrad"]
+KINDS = ["correct1", "correct2", "partial1", "partial2", "blank", "crash", "broken"]
+
+
+def make_class(root: Path, assignments: list[str], per_assignment: int) -> dict[tuple[str, str], str]:
+    """Write the submissions (nbgrader layout, one folder per assignment); returns (assignment, student) -> kind."""
+    kinds = {}
+    for a in assignments:
+        answers = list(solution_answers(REPO, a))
+        for i, kind in enumerate(KINDS[:per_assignment] if per_assignment < len(KINDS) else KINDS):
+            student = f"s{i:02d}_{kind}"
+            if kind.startswith("correct"):
+                nb = student_notebook(REPO, a)
+            elif kind.startswith("partial"):
+                nb = student_notebook(REPO, a, answered=set(answers[int(kind[-1]) % 2::2]))
+            elif kind == "blank":
+                nb = student_notebook(REPO, a, answered=set())
+            elif kind == "crash":
+                nb = student_notebook(REPO, a, overrides={answers[0]: "raise RuntimeError('student bug')"})
+            else:
+                import nbformat
+                nb = nbformat.writes(student_notebook(REPO, a)).encode()[:2000]
+            write_submission(root / a, student, a, f"{a}.ipynb", nb)
+            kinds[(a, student)] = kind
+    return kinds
+
+
+def run_stock(root: Path, assignments: list[str], work: Path) -> tuple[float, dict]:
+    """nbgrader generate_assignment (setup, untimed) then nbgrader autograde per assignment (timed)."""
+    course = work / "nbgrader_course"
+    (course / "source").mkdir(parents=True)
+    for a in assignments:
+        shutil.copytree(REPO / "solutions" / a, course / "source" / a)
+        for student_dir in (root / a).iterdir():
+            shutil.copytree(student_dir, course / "submitted" / student_dir.name, dirs_exist_ok=True)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n"
+        "c.Execute.timeout = 120\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(REPO)}
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    for a in assignments:
+        subprocess.run(nbgrader + ["generate_assignment", a, "--force"], cwd=course, env=env,
+                       capture_output=True, check=True)
+    start = time.perf_counter()
+    for a in assignments:
+        subprocess.run(nbgrader + ["autograde", a, "--force"], cwd=course, env=env, capture_output=True)
+    elapsed = time.perf_counter() - start
+    from nbgrader.api import Gradebook
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+            for a in assignments:
+                for sub in gb.assignment_submissions(a):
+                    scores[(a, sub.student.id)] = float(sub.score)
+    return elapsed, scores
+
+
+def run_ours(root: Path, assignments: list[str], work: Path, jobs: int, sandbox: str) -> tuple[float, dict, dict]:
+    import csv
+    start = time.perf_counter()
+    for a in assignments:
+        subprocess.run([sys.executable, "-m", "grading", "grade", a, str(root / a), "--out", str(work / "ours" / a),
+                        "--jobs", str(jobs), "--no-progress", "--sandbox", sandbox],
+                       cwd=REPO, capture_output=True, check=True)
+    elapsed = time.perf_counter() - start
+    scores, status = {}, {}
+    for a in assignments:
+        with open(work / "ours" / a / "grades.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                scores[(a, row["student_id"])] = float(row["score"]) if row["score"] else None
+                status[(a, row["student_id"])] = row["status"]
+    return elapsed, scores, status
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--assignments", nargs="*", default=ALL)
+    p.add_argument("--per-assignment", type=int, default=len(KINDS))
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--sandbox", choices=["auto", "fork", "bwrap"], default="auto",
+                   help="our sandbox engine (auto: fork server when root, else bwrap)")
+    args = p.parse_args(argv)
+    from grading.autograde import forkserver
+    engine = args.sandbox if args.sandbox != "auto" else ("fork" if forkserver.available() else "bwrap")
+    missing = [a for a in args.assignments if not (REPO / "exercises" / a).is_dir()]
+    if missing:
+        print(f"not released yet: {missing}; run `python -m grading release` first")
+        return 2
+    if shutil.which("bwrap") is None:
+        print("bwrap is not installed: the comparison needs the sandbox on (make system-deps)")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        work = Path(tmp)
+        kinds = make_class(work / "class", args.assignments, args.per_assignment)
+        n = len(kinds)
+        print(f"class: {n} submissions over {len(args.assignments)} assignments "
+              f"({', '.join(f'{k}: {sum(v == k for v in kinds.values())}' for k in sorted(set(kinds.values())))}); "
+              f"{os.cpu_count()} cores")
+        ours_t, ours, status = run_ours(work / "class", args.assignments, work, args.jobs, engine)
+        stock_t, stock = run_stock(work / "class", args.assignments, work)
+        honest = [key for key, kind in kinds.items() if kind != "broken"]
+        agree = [key for key in honest if key in stock and ours.get(key) == stock[key]]
+        disagree = [key for key in honest if key not in agree]
+        print(f"stock nbgrader autograde (serial, no sandbox): {stock_t:7.1f} s  {stock_t / n:5.2f} s/submission")
+        print(f"python -m grading grade (--jobs {args.jobs}, sandbox {engine}): {ours_t:7.1f} s  "
+              f"{ours_t / n:5.2f} s/submission")
+        print(f"throughput ratio (stock time / ours): {stock_t / ours_t:.2f}x")
+        print(f"scores agree on {len(agree)}/{len(honest)} honest submissions"
+              + (f"; differ: {[(k, stock.get(k), ours.get(k)) for k in disagree]}" if disagree else ""))
+        broken = [key for key, kind in kinds.items() if kind == "broken"]
+        print(f"broken notebooks: ours says {sorted(set(status[k] for k in broken))}, "
+              f"stock nbgrader recorded {sum(k in stock for k in broken)}/{len(broken)} of them "
+              f"(scores {sorted(set(stock[k] for k in broken if k in stock))})")
+        maxes = {a: load_assignment(REPO, a).max_score for a in args.assignments}
+        full = [k for k, kind in kinds.items() if kind.startswith("correct")]
+        print(f"correct submissions at full marks (ours): {sum(ours[k] == maxes[k[0]] for k in full)}/{len(full)}")
+        return 0 if not disagree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""A Jupyter kernel in its own sandbox, driven from the trusted grader process.
+
+The kernel is started inside bubblewrap with the `ipc` transport (unix sockets in a runtime
+folder bound into the sandbox); `execute` sends one cell and collects, from the grader's side,
+the reply status, the error (if any) and the cell's stdout, under a time limit and an output cap.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.blocking import BlockingKernelClient
+
+from .forkserver import PidHandle
+from .sandbox import RUNTIME_INSIDE, CgroupLimits, Limits, bwrap_command, die_with_parent, fork_spec
+
+PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+
+
+@dataclass
+class ExecResult:
+    """What the grader saw while one cell ran."""
+    status: str                    # "ok", "error", "timeout", "died", "aborted"
+    stdout: str = ""
+    ename: str = ""
+    evalue: str = ""
+    output_bytes: int = 0
+    truncated: bool = False
+    seconds: float = 0.0
+    errors: list = field(default_factory=list)   # every error output seen (ename, evalue)
+    marker_seen: bool = False      # the `marker` string appeared on stdout (never truncated away)
+
+
+class KernelStartError(RuntimeError):
+    pass
+
+
+class SandboxedKernel:
+    """One kernel process in its own sandbox, talking over ipc.
+
+    engine "bwrap": bubblewrap starts a fresh interpreter; "fork": the fork server forks one with torch
+    already imported and builds the same sandbox (root only, see forkserver.py); "none": no sandbox.
+    """
+
+    def __init__(self, *, repo: Path, workdir: Path, workdir_inside: str, runtime: Path,
+                 course_files: dict[str, Path], limits: Limits, engine: str = "bwrap",
+                 forkserver=None, scratch: Path | None = None, slot: int = 0):
+        self.limits = limits
+        self.runtime = runtime
+        self.engine = engine
+        sandboxed = engine != "none"
+        key = secrets.token_hex(16)
+        inside_ip = f"{RUNTIME_INSIDE}/k" if sandboxed else str(runtime / "k")
+        conn = dict(PORTS, transport="ipc", ip=inside_ip, key=key, signature_scheme="hmac-sha256",
+                    kernel_name="python3")
+        conn_name = "kernel-1.json"
+        (runtime / conn_name).write_text(json.dumps(conn))
+        conn_inside = f"{RUNTIME_INSIDE}/{conn_name}" if sandboxed else str(runtime / conn_name)
+        kernel_args = ["--HistoryManager.enabled=False"]
+        self.cgroup = CgroupLimits(limits) if sandboxed else None
+        if engine == "fork":
+            spec = fork_spec(repo=repo, workdir=workdir, workdir_inside=workdir_inside, runtime=runtime,
+                             course_files=course_files, limits=limits, connection_file=conn_inside,
+                             kernel_args=kernel_args, scratch=scratch, slot=slot,
+                             cgroups=[str(p) for p in self.cgroup.dirs])
+            self.proc = PidHandle(forkserver.spawn(spec))
+        else:
+            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", conn_inside] + kernel_args
+            if engine == "bwrap":
+                cmd = bwrap_command(repo=repo, workdir_outside=workdir, workdir_inside=workdir_inside,
+                                    runtime_outside=runtime, course_files=course_files, limits=limits, argv=argv)
+                env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+                cwd = None
+            else:
+                cmd, env, cwd = argv, {**os.environ, "MPLBACKEND": "agg"}, str(workdir)
+            self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         preexec_fn=self.cgroup.enter if self.cgroup else die_with_parent,
+                                         start_new_session=True)
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info(dict(conn, ip=str(runtime / "k")))
+        self.client.start_channels()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the kernel answers kernel_info on shell AND its iopub messages reach us.
+
+        Waiting for iopub too matters: a subscription that is not yet connected silently drops the
+        first cell's output (zmq's slow joiner), and a test's evidence is in that output.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise KernelStartError(f"the kernel exited at start (code {self.proc.returncode}): "
+                                       f"{self._stderr_tail()}")
+            if not (self.runtime / "k-1").exists():
+                time.sleep(0.02)
+                continue
+            msg_id = self.client.kernel_info()
+            shell_ok = iopub_ok = False
+            until = min(deadline, time.monotonic() + 1.0)
+            while time.monotonic() < until and not (shell_ok and iopub_ok):
+                try:
+                    msg = self.client.get_iopub_msg(timeout=0.02)
+                    iopub_ok = iopub_ok or msg["parent_header"].get("msg_id") == msg_id
+                except queue.Empty:
+                    pass
+                try:
+                    reply = self.client.get_shell_msg(timeout=0)
+                    shell_ok = shell_ok or reply["parent_header"].get("msg_id") == msg_id
+                except queue.Empty:
+                    pass
+            if shell_ok and iopub_ok:
+                self._drain_iopub()
+                return
+        raise KernelStartError(f"the kernel did not start within {timeout:.0f}s")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _stderr_tail(self) -> str:
+        try:
+            if self.proc.poll() is not None and self.proc.stderr:
+                return self.proc.stderr.read()[-500:].decode("utf-8", "replace").strip()
+        except Exception:  # noqa: BLE001 - diagnostics only
+            pass
+        return ""
+
+    def shutdown(self) -> None:
+        try:
+            self.client.stop_channels()
+        except Exception:  # noqa: BLE001
+            pass
+        if self.proc.poll() is None:
+            try:
+                if isinstance(self.proc, PidHandle):
+                    self.proc.kill()
+                else:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        if self.cgroup:
+            self.cgroup.remove()
+
+    def interrupt(self) -> None:
+        """Ask the kernel to interrupt the running cell (control channel, SIGINT inside)."""
+        msg = self.client.session.msg("interrupt_request", {})
+        self.client.control_channel.send(msg)
+
+    def _drain_iopub(self) -> None:
+        while True:
+            try:
+                self.client.get_iopub_msg(timeout=0.01)
+            except queue.Empty:
+                return
+
+    # -- execution ---------------------------------------------------------------------------
+    def execute(self, code: str, timeout: float, output_budget: list[int],
+                store_history: bool = True, marker: str = "") -> ExecResult:
+        """Run `code`; output_budget is a one-item list holding the bytes of output still allowed.
+
+        `marker`, if given, is looked for in the whole stdout stream, whatever the output cap kept.
+        """
+        start = time.monotonic()
+        if not self.alive():
+            return ExecResult("died", evalue="the kernel is not running")
+        msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False,
+                                     stop_on_error=False)
+        result = ExecResult("timeout")
+        stdout_parts: list[str] = []
+        tail = [""]
+        deadline = start + timeout
+        reply_status = None
+        idle = False
+        interrupted_at = None
+        while True:
+            now = time.monotonic()
+            if reply_status is not None and idle:
+                break
+            if not self.alive():
+                result.status = "died"
+                break
+            if now > deadline:
+                if interrupted_at is None:
+                    interrupted_at = now
+                    try:
+                        self.interrupt()
+                    except Exception:  # noqa: BLE001
+                        pass
+                    deadline = now + 5.0   # grace period for the interrupt
+                else:
+                    result.status = "timeout"
+                    break
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                msg = None
+            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+                self._record(msg, result, stdout_parts, output_budget)
+                if marker and msg["msg_type"] == "stream" and msg["content"].get("name") == "stdout":
+                    window = tail[0] + msg["content"].get("text", "")
+                    result.marker_seen = result.marker_seen or marker in window
+                    tail[0] = window[-len(marker):]
+                if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                    idle = True
+            if reply_status is None:
+                try:
+                    reply = self.client.get_shell_msg(timeout=0)
+                except queue.Empty:
+                    reply = None
+                if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
+                    reply_status = reply["content"].get("status", "error")
+                    if reply_status == "error" and not result.ename:
+                        result.ename = reply["content"].get("ename", "")
+                        result.evalue = reply["content"].get("evalue", "")
+        if reply_status is not None and result.status != "died":
+            result.status = "timeout" if interrupted_at is not None else reply_status
+        result.stdout = "".join(stdout_parts)
+        result.seconds = time.monotonic() - start
+        return result
+
+    @staticmethod
+    def _record(msg: dict, result: ExecResult, stdout_parts: list[str], budget: list[int]) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        text = ""
+        if kind == "stream":
+            text = content.get("text", "")
+        elif kind == "error":
+            result.errors.append((content.get("ename", ""), content.get("evalue", "")))
+            result.ename = result.ename or content.get("ename", "")
+            result.evalue = result.evalue or content.get("evalue", "")
+        elif kind in ("execute_result", "display_data"):
+            text = str(content.get("data", {}).get("text/plain", ""))
+        size = len(text.encode("utf-8", "replace")) if text else 0
+        result.output_bytes += size
+        if size and budget[0] <= 0:
+            result.truncated = True
+            return
+        if kind == "stream" and content.get("name") == "stdout":
+            kept = text[: max(0, budget[0])]
+            stdout_parts.append(kept)
+            result.truncated = result.truncated or len(kept) < len(text)
+        budget[0] -= size

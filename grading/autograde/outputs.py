@@ -1,0 +1,114 @@
+"""What an instructor reads: grades.csv, per-student feedback, the class report (rebuilt from results)."""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from pathlib import Path
+
+from .store import atomic_write
+
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "reason"]
+
+
+def _num(x) -> str:
+    return "" if x is None else f"{float(x):g}"
+
+
+def write_grades_csv(out: Path, records: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in sorted(records, key=lambda r: r["student_id"]):
+        writer.writerow([r["student_id"], r["assignment"], _num(r["score"]), _num(r["max_score"]),
+                         r["status"], r["reason"]])
+    atomic_write(out / "grades.csv", buf.getvalue())
+
+
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run{color:#a60}")
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
+
+
+def feedback_html(record: dict) -> str:
+    """One student's feedback: each question, points and the test's message, never test source."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(t['grade_id'])}</td><td>{_num(t['points'])} / {_num(t['max_points'])}</td>"
+        f"<td class='{e(t['outcome'])}'>{e(t['outcome'].replace('_', ' '))}</td><td>{e(t['message'])}</td></tr>"
+        for t in record["tests"])
+    score = "not graded" if record["score"] is None else f"{_num(record['score'])} / {_num(record['max_score'])}"
+    reason = f"<p><b>Note:</b> {e(record['reason'])}</p>" if record["reason"] else ""
+    body = (f"<h1>{e(record['assignment'])}: feedback for {e(record['student_id'])}</h1>"
+            f"<p>Score: <b>{score}</b> &middot; status: <b>{e(record['status'].replace('_', ' '))}</b></p>{reason}"
+            f"<table><tr><th>question</th><th>points</th><th>result</th><th>message</th></tr>{rows}</table>")
+    return _page(f"Feedback {record['student_id']}", body)
+
+
+def write_feedback(out: Path, record: dict) -> None:
+    atomic_write(out / "feedback" / f"{record['student_id']}.html", feedback_html(record))
+
+
+def question_stats(records: list[dict]) -> list[tuple[str, float, int, int]]:
+    """(grade_id, max points, students passing, students graded) per question, in notebook order."""
+    order: dict[str, list] = {}
+    for r in records:
+        if r["status"] == "failed":
+            continue
+        for t in r["tests"]:
+            entry = order.setdefault(t["grade_id"], [t["max_points"], 0, 0])
+            entry[1] += t["outcome"] == "passed"
+            entry[2] += 1
+    return [(gid, v[0], v[1], v[2]) for gid, v in order.items()]
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def class_report_html(assignment: str, records: list[dict], bad_entries: list[str]) -> str:
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    e = html.escape
+    scores = [r["score"] for r in records if r["score"] is not None]
+    max_score = max((r["max_score"] for r in records), default=0) or 1
+    stats = question_stats(records)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    ax1.hist(scores, bins=min(20, max(5, int(max_score) + 1)), range=(0, max_score), color="#4a7")
+    ax1.set(title="score distribution", xlabel="score", ylabel="students")
+    ax2.bar([s[0] for s in stats], [100 * s[2] / s[3] if s[3] else 0 for s in stats], color="#47a")
+    ax2.set(title="pass rate per question", ylabel="% of graded students", ylim=(0, 100))
+    ax2.tick_params(axis="x", rotation=60)
+    image = _png(fig)
+    plt.close(fig)
+    counts = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed")}
+    mean = sum(scores) / len(scores) if scores else 0.0
+    qrows = "".join(f"<tr><td>{e(g)}</td><td>{_num(m)}</td><td>{p} / {n}</td>"
+                    f"<td>{(100 * p / n if n else 0):.0f}%</td></tr>" for g, m, p, n in stats)
+    review = "".join(f"<tr><td>{e(r['student_id'])}</td><td>{e(r['status'])}</td><td>{_num(r['score'])}</td>"
+                     f"<td>{e(r['reason'])}</td></tr>" for r in records if r["status"] != "graded")
+    bad = "".join(f"<li>{e(b)}</li>" for b in bad_entries)
+    body = (f"<h1>{e(assignment)}: class report</h1>"
+            f"<p>{len(records)} students: {counts['graded']} graded, {counts['needs_review']} need review, "
+            f"{counts['failed']} failed. Mean score {mean:.2f} / {_num(max_score)}.</p>"
+            f"<img alt='score histogram and pass rates' src='data:image/png;base64,{image}'>"
+            f"<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>passed</th><th>pass rate</th></tr>"
+            f"{qrows}</table>"
+            + (f"<h2>Needs attention</h2><table><tr><th>student</th><th>status</th><th>score</th><th>reason</th></tr>"
+               f"{review}</table>" if review else "")
+            + (f"<h2>Entries that could not be assigned to a student</h2><ul>{bad}</ul>" if bad else ""))
+    return _page(f"{assignment} class report", body)
+
+
+def write_class_report(out: Path, assignment: str, records: list[dict], bad_entries: list[str]) -> None:
+    atomic_write(out / "report.html", class_report_html(assignment, records, bad_entries))

@@ -1,0 +1,270 @@
+"""Unit tests of the grader's pieces that need no kernel: rebuild, scan, submissions, store, outputs, gradebook."""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading.autograde import guard
+from grading.autograde.assignment import load_assignment, strip_hidden
+from grading.autograde.cli import main as cli_main
+from grading.autograde.fake_class import solution_answers, student_notebook
+from grading.autograde.gradebook import write_gradebook
+from grading.autograde.outputs import CSV_COLUMNS, class_report_html, feedback_html, write_grades_csv
+from grading.autograde.rebuild import build_plan
+from grading.autograde.scan import findings
+from grading.autograde.store import ResultStore, atomic_write, submission_key
+from grading.autograde.submissions import discover
+
+from grading_helpers import FIXTURE, FIXTURE_COURSE
+
+A = load_assignment(FIXTURE_COURSE, FIXTURE)
+NB = f"{FIXTURE}.ipynb"
+
+
+def _tests(nb):
+    return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+
+# --- the source notebook ------------------------------------------------------------------------------------
+
+def test_assignment_reads_points_and_hidden_tests_from_the_source():
+    raw = nbformat.read(FIXTURE_COURSE / "solutions" / FIXTURE / NB, as_version=4)
+    expected = sum(c.metadata["nbgrader"].get("points", 0) for c in raw.cells
+                   if c.metadata.get("nbgrader", {}).get("grade"))
+    assert A.max_score == expected
+    for test in A.tests:
+        assert "BEGIN HIDDEN TESTS" in test.source          # the grader runs hidden tests
+        assert "BEGIN HIDDEN TESTS" not in test.released    # students never had them
+        assert test.released.strip() == strip_hidden(test.source).strip()
+
+
+def test_unknown_assignment_names_the_known_ones():
+    with pytest.raises(SystemExit, match="known assignments: fx_tensors"):
+        load_assignment(FIXTURE_COURSE, "nope")
+
+
+# --- rebuilding the notebook to run ---------------------------------------------------------------------------
+
+def test_an_untouched_submission_runs_source_tests_and_student_answers():
+    nb = student_notebook(FIXTURE_COURSE, FIXTURE)
+    plan = build_plan(A, nb)
+    assert plan.flags == []
+    assert [c.kind for c in plan.cells] == [c.kind for c in A.cells]
+    answers = solution_answers(FIXTURE_COURSE, FIXTURE)
+    for cell in plan.cells:
+        if cell.kind == "answer":
+            assert cell.code == answers[cell.grade_id]
+        if cell.kind == "test":
+            assert cell.code == A.cell(cell.grade_id).source   # hidden tests included
+
+
+@pytest.mark.parametrize("attack, expected", [
+    ("edit", "was edited (restored from the source)"),
+    ("delete", "was deleted (restored from the source)"),
+    ("duplicate", "appears 2 times"),
+    ("reorder", "reordered"),
+    ("points", "metadata of test cell"),
+    ("answer_missing", "is missing (graded as unanswered)"),
+    ("fake_grade_id", "does not have"),
+])
+def test_structural_tampering_is_flagged_and_never_trusted(attack, expected):
+    nb = student_notebook(FIXTURE_COURSE, FIXTURE)
+    tests = _tests(nb)
+    if attack == "edit":
+        tests[0].source = "pass"
+    elif attack == "delete":
+        nb.cells.remove(tests[0])
+    elif attack == "duplicate":
+        nb.cells.append(copy.deepcopy(tests[0]))
+    elif attack == "reorder":
+        nb.cells.remove(tests[-1])
+        nb.cells.insert(0, tests[-1])
+    elif attack == "points":
+        tests[0].metadata["nbgrader"]["points"] = 99
+    elif attack == "answer_missing":
+        nb.cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "scale"]
+    elif attack == "fake_grade_id":
+        nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade": True, "grade_id": "bonus",
+                                                                                     "points": 50}}))
+    plan = build_plan(A, nb)
+    assert any(expected in f for f in plan.flags), plan.flags
+    runs = [c for c in plan.cells if c.kind == "test"]
+    assert [(c.grade_id, c.code, c.points) for c in runs] == [(t.grade_id, t.source, t.points) for t in A.tests]
+
+
+def test_added_cells_run_where_the_student_put_them():
+    nb = student_notebook(FIXTURE_COURSE, FIXTURE, extra_cells=[("make_range", "helper = 1")])
+    plan = build_plan(A, nb)
+    kinds = [(c.kind, c.grade_id) for c in plan.cells]
+    assert kinds.index(("extra", "")) == kinds.index(("answer", "make_range")) + 1
+    assert plan.flags == []
+
+
+# --- static scan ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code, word", [
+    ("import sys\nsys.settrace(f)", "trace"), ("get_ipython().set_custom_exc((Exception,), h)", "custom exception"),
+    ("torch.equal = lambda *a: True", "monkeypatching"), ("import os\nos._exit(0)", "exits"),
+    ("class T(torch.Tensor):\n    def __eq__(self, o): return True", "lie"), ("import ctypes", "ctypes"),
+    ("import os\nos.environ['X']", "environment"), ("import socket", "network"),
+    ("import builtins\nbuiltins.print = p", "builtins"), ("open('../../solutions/a.ipynb')", "grading files"),
+])
+def test_scan_names_tamper_tools(code, word):
+    assert any(word in f for f in findings(code)), findings(code)
+
+
+def test_scan_ignores_honest_code_and_what_the_reference_uses():
+    assert findings("def scale(x, k):\n    return x * k") == []
+    assert findings("return x.all()", reference="return x.all()") == []
+    assert findings("import os\nos.environ", reference="import os\nos.environ") == []
+
+
+# --- submissions: folders and LMS zips ---------------------------------------------------------------------------
+
+def test_folder_layout_reports_missing_pieces(tmp_path):
+    (tmp_path / "ann" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "ann" / FIXTURE / NB).write_text("{}")
+    (tmp_path / "ben" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "ben" / FIXTURE / "other.ipynb").write_text("{}")
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "bad id!").mkdir()
+    found = discover(tmp_path, FIXTURE, NB)
+    by = {s.student_id: s for s in found.submissions}
+    assert by["ann"].raw == b"{}"
+    assert by["ben"].raw is None and "missing" in by["ben"].problem and "other.ipynb" in by["ben"].problem
+    assert by["cat"].raw is None and f"no {FIXTURE}/ folder" in by["cat"].problem
+    assert found.bad_entries and "bad id!" in found.bad_entries[0]
+
+
+def test_lms_zip_ids_nested_zips_and_bad_entries(tmp_path):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr(f"folder/{NB}", b'{"nested": 1}')
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("ann_123_456_fx.ipynb", b'{"a": 1}')
+        z.writestr("ben_9_9_submission.zip", inner.getvalue())
+        z.writestr("cat_1_1_notes.txt", b"hello")
+        z.writestr("dan_1_1_v1.ipynb", b"old")
+        z.writestr("dan_1_2_v2.ipynb", b"new")
+        z.writestr("README", b"no id here")
+        z.writestr("__MACOSX/._ann_123_456_fx.ipynb", b"junk")
+    found = discover(path, FIXTURE, NB)
+    by = {s.student_id: s for s in found.submissions}
+    assert by["ann"].raw == b'{"a": 1}'
+    assert by["ben"].raw == b'{"nested": 1}'
+    assert by["cat"].raw is None and "not a notebook" in by["cat"].problem
+    assert by["dan"].raw == b"new" and "2 files were submitted" in by["dan"].problem
+    assert any("README" in b for b in found.bad_entries)
+    custom = discover(path, FIXTURE, NB, id_pattern=r"_(?P<student_id>\d+)_\d+_")
+    assert {s.student_id for s in custom.submissions} == {"123", "9", "1"}
+
+
+def test_bad_inputs_get_clear_errors(tmp_path):
+    with pytest.raises(SystemExit, match="submissions not found"):
+        discover(tmp_path / "nope", FIXTURE, NB)
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(SystemExit, match="neither a folder nor a zip"):
+        discover(tmp_path / "file.txt", FIXTURE, NB)
+    with zipfile.ZipFile(tmp_path / "e.zip", "w") as z:
+        z.writestr("a_b.ipynb", b"{}")
+    with pytest.raises(SystemExit, match="named group"):
+        discover(tmp_path / "e.zip", FIXTURE, NB, id_pattern=r"^(\w+)_")
+    assert cli_main([FIXTURE, str(tmp_path), "--out", str(tmp_path / "o"), "--jobs", "0"]) == 2
+
+
+# --- crash-safe store ---------------------------------------------------------------------------------------------
+
+def test_atomic_write_keeps_the_old_file_when_a_write_fails(tmp_path):
+    target = tmp_path / "r.json"
+    atomic_write(target, "old")
+
+    class Boom(str):
+        def encode(self, *a, **k):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, Boom("new"))
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_store_sweeps_stale_temp_files_and_keys_on_every_input(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / ".ann.json.x.tmp").write_text("{half")
+    store = ResultStore(tmp_path)
+    assert list((tmp_path / "results").iterdir()) == []
+    base = submission_key(b"nb", None, "src", "limits")
+    assert len({base, submission_key(b"nb2", None, "src", "limits"), submission_key(b"nb", None, "src2", "limits"),
+                submission_key(b"nb", None, "src", "limits2")}) == 4
+    store.save({"student_id": "ann", "assignment": FIXTURE, "key": base})
+    assert store.is_current("ann", base) and not store.is_current("ann", "other")
+
+
+# --- outputs ------------------------------------------------------------------------------------------------------
+
+def _record(sid, score, status="graded", reason="", outcomes=("passed", "failed", "passed")):
+    tests = []
+    for t, outcome in zip(A.tests, outcomes):
+        tests.append({"grade_id": t.grade_id, "max_points": t.points, "outcome": outcome,
+                      "points": t.points if outcome == "passed" else 0.0,
+                      "message": "" if outcome == "passed" else "CheckFailed: make_range(4) should be 0, 1, 2, 3"})
+    return {"student_id": sid, "assignment": FIXTURE, "score": score, "max_score": A.max_score, "status": status,
+            "reason": reason, "tests": tests}
+
+
+def test_grades_csv_has_exactly_the_columns(tmp_path):
+    records = [_record("b", 3.0), _record("a", None, "failed", "the notebook could not be read, it is, truncated")]
+    write_grades_csv(tmp_path, records)
+    with open(tmp_path / "grades.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == CSV_COLUMNS
+    assert rows[1] == ["a", FIXTURE, "", "6", "failed", "the notebook could not be read, it is, truncated"]
+    assert rows[2] == ["b", FIXTURE, "3", "6", "graded", ""]
+
+
+def test_feedback_shows_messages_but_never_hidden_test_source():
+    page = feedback_html(_record("ann", 3.0))
+    assert "make_range(4) should be 0, 1, 2, 3" in page and "3 / 6" in page
+    for test in A.tests:
+        hidden = test.source[len(test.released):] if test.source.startswith(test.released) else test.source
+        for line in hidden.splitlines():
+            if line.strip() and "HIDDEN" not in line:
+                assert line.strip() not in page
+
+
+def test_class_report_has_the_plot_and_pass_rates():
+    page = class_report_html(FIXTURE, [_record("a", 3.0), _record("b", 6.0, outcomes=("passed",) * 3)], ["x.txt: bad"])
+    assert "data:image/png;base64," in page
+    assert "2 / 2" in page and "1 / 2" in page and "x.txt: bad" in page
+
+
+def test_gradebook_holds_the_same_scores(tmp_path):
+    from nbgrader.api import Gradebook
+    records = [_record("ann", 3.0), _record("bob", None, "failed", "broken"),
+               _record("cy", 0.0, "needs_review", "tampering", outcomes=("withheld", "failed", "failed"))]
+    write_gradebook(tmp_path / "gradebook.db", A, records)
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        assert gb.find_submission(FIXTURE, "ann").score == 3.0
+        assert gb.find_submission(FIXTURE, "bob").score == 0.0
+        assert gb.find_submission(FIXTURE, "bob").needs_manual_grade
+        assert gb.find_submission(FIXTURE, "cy").needs_manual_grade
+        assert gb.find_submission(FIXTURE, "ann").max_score == A.max_score
+
+
+# --- the guard's report -------------------------------------------------------------------------------------------
+
+def test_guard_report_needs_its_nonce():
+    nonce = guard.new_nonce()
+    line = json.dumps({"guard": nonce, "fixes": ["torch.equal"], "audit": ["tried to use the network (x)"]})
+    assert guard.read_guard("noise\n" + line + "\n", nonce) == (["torch.equal"], ["tried to use the network (x)"])
+    assert guard.read_guard(line.replace(nonce, guard.new_nonce()), nonce) is None
+    assert guard.read_guard("", nonce) is None
+    assert guard.new_nonce() != guard.new_nonce()

@@ -1,0 +1,64 @@
+"""End to end on a real course assignment, submitted as an LMS zip: expectations come from the source notebook."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import nbformat
+import pytest
+
+from grading.autograde.assignment import load_assignment
+from grading.autograde.fake_class import solution_answers, student_notebook
+
+from grading_helpers import NEEDS_BWRAP, REPO, read_grades, read_result, run_grade
+
+pytestmark = [NEEDS_BWRAP, pytest.mark.slow]
+CANDIDATES = ["02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians", "07_minigrad"]
+RELEASED = [a for a in CANDIDATES if (REPO / "exercises" / a).is_dir() and (REPO / "solutions" / a).is_dir()]
+
+
+@pytest.mark.skipif(not RELEASED, reason="no course assignment has been released yet")
+def test_real_assignment_from_an_lms_zip(tmp_path):
+    name = RELEASED[0]
+    assignment = load_assignment(REPO, name)
+    answers = list(solution_answers(REPO, name))
+    half = set(answers[::2])
+    notebooks = {"full": student_notebook(REPO, name), "blank": student_notebook(REPO, name, answered=set()),
+                 "half": student_notebook(REPO, name, answered=half)}
+    path = tmp_path / "canvas_export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for student, nb in notebooks.items():
+            z.writestr(f"{student}_1001_2002_{name}.ipynb", nbformat.writes(nb))
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w") as iz:
+            iz.writestr(f"{name}/{name}.ipynb", nbformat.writes(notebooks["full"]))
+        z.writestr("zipped_1_2_upload.zip", inner.getvalue())
+        z.writestr("nobody.pdf", b"%PDF")
+    out = tmp_path / "out"
+    proc = run_grade(name, path, out, "--jobs", "2", course=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "nobody.pdf" in proc.stderr  # reported, not fatal
+    grades = read_grades(out)
+    assert set(grades) == {"full", "blank", "half", "zipped"}
+    assert float(grades["full"]["score"]) == assignment.max_score == float(grades["full"]["max_score"])
+    assert float(grades["zipped"]["score"]) == assignment.max_score
+    assert float(grades["blank"]["score"]) == 0
+    assert all(grades[s]["status"] == "graded" for s in grades), grades
+    # every test of an answered question passes; its points add up to the half score
+    half_result = read_result(out, "half")
+    assert 0 < float(grades["half"]["score"]) < assignment.max_score
+    assert float(grades["half"]["score"]) == sum(t["points"] for t in half_result["tests"] if t["outcome"] == "passed")
+    # the gradebook agrees, so formgrader shows the same numbers
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        for student, row in grades.items():
+            assert gb.find_submission(name, student).score == float(row["score"])
+    # feedback never shows hidden tests
+    page = (out / "feedback" / "blank.html").read_text()
+    for test in assignment.tests:
+        hidden = test.source.split("### BEGIN HIDDEN TESTS", 1)[-1] if "BEGIN HIDDEN" in test.source else ""
+        for line in hidden.splitlines():
+            line = line.strip()
+            if len(line) > 25 and "HIDDEN" not in line:
+                assert line not in page
+    assert (out / "report.html").read_text().count("<tr>") >= len(assignment.tests)
