@@ -69,6 +69,9 @@ def _build_root(spec: dict) -> None:
     # a tmpfs over an existing empty folder (in our private mount namespace: the host never sees it)
     root = spec["scratch"]
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    # /tmp first: a venv or checkout that lives under /tmp must be bound on top of it, not hidden by it.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%dm" % spec["tmp_mb"])
     for path in spec["ro"]:
         if os.path.exists(path):
             _bind(root, path, path, readonly=True)
@@ -78,8 +81,6 @@ def _build_root(spec: dict) -> None:
     _bind(root, spec["runtime"], spec["runtime_inside"], readonly=False)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%dm" % spec["tmp_mb"])
     os.makedirs(root + "/dev", exist_ok=True)
     _mount("tmpfs", root + "/dev", "tmpfs", MS_NOSUID, "mode=755,size=1m")
     for dev in DEVICES:

@@ -60,9 +60,11 @@ def bwrap_command(*, repo: Path, workdir_outside: Path, workdir_inside: str, run
     for system_dir in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
         if os.path.exists(system_dir):
             cmd += ["--ro-bind", system_dir, system_dir]
+    # /tmp first: a venv or checkout that lives under /tmp must be bound on top of it, not hidden by it.
+    cmd += ["--tmpfs", "/tmp"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", HOME]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--dir", HOME]
     for inside, outside in course_files.items():
         cmd += ["--ro-bind", str(outside), inside]
     cmd += ["--bind", str(workdir_outside), workdir_inside,
