@@ -61,16 +61,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         inputs = _prepare(inputs, create_graph)
         outputs = func(*inputs)
         out_tuple, outputs = _tuple(outputs, "outputs of the user-provided function", "vjp")
-        if v is None:
-            if len(outputs) != 1 or outputs[0].numel() != 1:
-                raise RuntimeError(
-                    "The vector v can only be None if the user-provided function returns a single "
-                    "Tensor with a single element."
-                )
-            v = (ones_like(outputs[0]),)
-        else:
-            _, v = _tuple(v, "v", "vjp")
-            _check_v(v, outputs, "vjp")
+        v = _vector_or_default(v, outputs, "the user-provided function returns", "vjp")
+        _check_v(v, outputs, "vjp")
         res = _grads(outputs, inputs, v, create_graph)
     return _finish(outputs, out_tuple, create_graph), _finish(res, in_tuple, create_graph)
 
@@ -81,15 +73,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         in_tuple, inputs = _tuple(inputs, "inputs", "jvp")
         inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError(
-                    "The vector v can only be None if the input to the user-provided function is a "
-                    "single Tensor with a single element."
-                )
-            v = (ones_like(inputs[0]),)
-        else:
-            _, v = _tuple(v, "v", "jvp")
+        v = _vector_or_default(v, inputs, "the input to the user-provided function is", "jvp")
         outputs = func(*inputs)
         out_tuple, outputs = _tuple(outputs, "outputs of the user-provided function", "jvp")
         dummies = tuple(zeros_like(o, requires_grad=True) for o in outputs)
@@ -156,15 +140,7 @@ def _second_order(func, inputs, v, create_graph, name):
     with enable_grad():
         in_tuple, inputs = _tuple(inputs, "inputs", name)
         inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError(
-                    "The vector v can only be None if the input to the user-provided function is a "
-                    "single Tensor with a single element."
-                )
-            v = (ones_like(inputs[0]),)
-        else:
-            _, v = _tuple(v, "v", name)
+        v = _vector_or_default(v, inputs, "the input to the user-provided function is", name)
         out = func(*inputs)
         if isinstance(out, (tuple, list)) or out.numel() != 1:
             raise RuntimeError(
@@ -178,3 +154,14 @@ def _second_order(func, inputs, v, create_graph, name):
 from ..creation import ones_like, zeros, zeros_like  # noqa: E402
 from ..functions import stack  # noqa: E402
 from ..tensor import Tensor  # noqa: E402
+
+
+def _vector_or_default(v, tensors, what, name):
+    """`v` as a tuple; None is allowed only for a single one-element tensor, where it means 1."""
+    if v is None:
+        if len(tensors) != 1 or tensors[0].numel() != 1:
+            raise RuntimeError(
+                f"The vector v can only be None if {what} a single Tensor with a single element."
+            )
+        return (ones_like(tensors[0]),)
+    return _tuple(v, "v", name)[1]
