@@ -159,32 +159,23 @@ def neg(a):
     return Neg._apply1(a)
 
 
-def exp(a):
-    return Exp._apply1(a if a.data.dtype.kind == "f" else _floating(a))
+def _floating_unary(op, name):
+    """`minigrad.<name>(a)`: integer and bool inputs are promoted to float32 first, as torch does."""
+
+    def fn(a):
+        return op._apply1(a if a.data.dtype.kind == "f" else _floating(a))
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-def log(a):
-    return Log._apply1(a if a.data.dtype.kind == "f" else _floating(a))
-
-
-def sin(a):
-    return Sin._apply1(a if a.data.dtype.kind == "f" else _floating(a))
-
-
-def cos(a):
-    return Cos._apply1(a if a.data.dtype.kind == "f" else _floating(a))
-
-
-def tanh(a):
-    return Tanh._apply1(a if a.data.dtype.kind == "f" else _floating(a))
-
-
-def sigmoid(a):
-    return Sigmoid._apply1(a if a.data.dtype.kind == "f" else _floating(a))
-
-
-def sqrt(a):
-    return Sqrt._apply1(a if a.data.dtype.kind == "f" else _floating(a))
+exp = _floating_unary(Exp, "exp")
+log = _floating_unary(Log, "log")
+sin = _floating_unary(Sin, "sin")
+cos = _floating_unary(Cos, "cos")
+tanh = _floating_unary(Tanh, "tanh")
+sigmoid = _floating_unary(Sigmoid, "sigmoid")
+sqrt = _floating_unary(Sqrt, "sqrt")
 
 
 def relu(a):
