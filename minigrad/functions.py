@@ -244,7 +244,11 @@ def _to_dtype(a, dtype):
     from ._dtype import as_dtype
 
     d = as_dtype(dtype)
-    return a if a.array.dtype == d.np else Cast._apply1(a, d)
+    if a.array.dtype == d.np:
+        return a
+    if not d.is_floating_point:  # integer and bool results are never differentiable (torch)
+        return _make(a.array.astype(d.np))
+    return Cast._apply1(a, d)
 
 
 def _all_if_empty(dim):

@@ -198,7 +198,7 @@ class Tensor:
     @property
     def grad(self):
         """The accumulated gradient (leaves, and tensors that called retain_grad())."""
-        if self.grad_fn is not None and not self.retains_grad:
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
             warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
@@ -343,7 +343,7 @@ class Tensor:
             raise RuntimeError("minigrad: this tensor's memory is read-only; clone() it first.")
         return recording
 
-    def _inplace(self, op, other):
+    def _inplace(self, op, other, name=None):
         """Apply `op(self, other)` in place: the result is written into this tensor's memory (so
         views and detached copies see it) and its version counter moves on, so a backward that
         saved the old value raises instead of silently using the new one. When recorded, the
@@ -369,7 +369,11 @@ class Tensor:
             result = result.to(self.dtype)
         self.array[...] = result.array
         if recording:
+            if name is not None and result.grad_fn is not None:
+                result.grad_fn._name = name
             retained = self.retains_grad
+            if retained:
+                self.grad_fn._hooks.retained = None
             self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
             if retained:  # retain_grad follows the tensor to its new value (hooks stay behind)
                 self.retain_grad()
@@ -389,13 +393,13 @@ class Tensor:
         return self._inplace(lambda a, b: a / b, other)
 
     def zero_(self):
-        return self.fill_(0)
+        return self._inplace(_overwrite, 0, "ZeroBackward0")
 
     def fill_(self, value):
-        return self._inplace(_overwrite, value)
+        return self._inplace(_overwrite, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
     def copy_(self, src):
-        return self._inplace(_overwrite, src)
+        return self._inplace(_overwrite, src, "CopyBackwards")
 
     def __setitem__(self, index, value):
         """x[index] = value, outside a graph (e.g. building data); inside one, use where/cat."""

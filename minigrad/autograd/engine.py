@@ -6,6 +6,8 @@
 Gradients waiting for a node live in one dict and are dropped as soon as the node has run, so
 memory is linear in the graph and a chain of a million operations needs no deep call stack.
 """
+import warnings
+
 import numpy as np
 
 from .. import _device
@@ -228,7 +230,17 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 g = g if create_graph else g.detach()
                 t._grad = g if t._grad is None else t._grad + g
         return
+    if create_graph:
+        warnings.warn(_CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
     run_backward(tensors, roots, retain_graph, create_graph)
+
+
+_CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak."
+)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
