@@ -297,7 +297,22 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         """Pickle the values and requires_grad (not the graph or .grad), as torch does."""
-        return (_unpickle, (_device.to_numpy(self.array), self.requires_grad))
+        return (_unpickle, (_device.to_numpy(self.array), self.requires_grad, type(self)))
+
+    def __deepcopy__(self, memo):
+        """A copy of a leaf: values, requires_grad and .grad (torch refuses non-leaves)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+                "be because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001"
+            )
+        t = _unpickle(self.array.copy(), self.requires_grad, type(self))
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
 
     # -- in-place updates ------------------------------------------------------------------------
     def _check_inplace(self, other):
@@ -434,8 +449,25 @@ def _overwrite(a, value):
     return functions.where(everywhere, value, a)
 
 
-def _unpickle(array, requires_grad):
-    return _make(array, requires_grad)
+def _unpickle(array, requires_grad, cls=None):
+    t = _make(array, requires_grad)
+    if cls is not None and cls is not Tensor:
+        t.__class__ = cls  # nn.Parameter stays a Parameter
+    return t
+
+
+def zero_grads(tensors, set_to_none=True):
+    """What `zero_grad` does for modules and optimizers, as torch: drop each `.grad`, or
+    take it out of any graph and fill it with zeros."""
+    for t in tensors:
+        g = t._grad
+        if set_to_none or g is None:
+            t._grad = None
+            continue
+        if g.grad_fn is not None:
+            g = t._grad = g.detach()
+        g.requires_grad = False
+        g.zero_()
 
 
 class TensorHooks:

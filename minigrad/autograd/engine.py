@@ -133,8 +133,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
         if not leaf.requires_grad:
             continue
         old = leaf._grad
-        if create_graph:
-            leaf._grad = (g * 1 if id(g) in seen else g) if old is None else old + g
+        if create_graph:  # (a gradient of its own: not shared, not a view of another tensor)
+            own = id(g) not in seen and getattr(g, "_base", None) is None and g.array.flags.owndata
+            leaf._grad = (g if own else g * 1) if old is None else old + g
         elif old is None:  # an array of its own (not a view, not shared), as torch gives
             leaf._grad = g if g.array.flags.owndata and id(g) not in seen else _make(g.array.copy())
         elif old.requires_grad or not old.array.flags.writeable:
