@@ -92,6 +92,12 @@ class Sub(Function):
         return g, -g
 
 
+class RSub(Sub):
+    """number - tensor (torch names this node RsubBackward1)."""
+
+    _name = "RsubBackward1"
+
+
 class Mul(Function):
     _name = "MulBackward0"
     _builtin = _broadcasts = True
@@ -907,6 +913,10 @@ class Squeeze(Reshape):
     _name = "SqueezeBackward0"
 
 
+class SqueezeDim(Reshape):
+    _name = "SqueezeBackward1"
+
+
 class Unsqueeze(Reshape):
     _name = "UnsqueezeBackward0"
 
@@ -985,7 +995,10 @@ class GetItem(_View):
             ctx._name = "IndexBackward0"
             return out.copy() if isinstance(out, np.ndarray) else out
         last = [i for i in index if i is not None and i is not Ellipsis]
-        ctx._name = "SliceBackward0" if last and isinstance(last[-1], slice) else "SelectBackward0"
+        if None in index and all(i == slice(None) for i in last):
+            ctx._name = "UnsqueezeBackward0"  # x[None]
+        else:
+            ctx._name = "SliceBackward0" if last and isinstance(last[-1], slice) else "SelectBackward0"
         return out
 
     @staticmethod
@@ -1030,6 +1043,10 @@ class Cat(Function):
             grads.append(GetItem._apply1(g, lead + (slice(start, start + n),)))
             start += n
         return tuple(grads)
+
+
+class Stack(Cat):
+    _name = "StackBackward0"
 
 
 class ToDevice(Function):

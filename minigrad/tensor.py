@@ -14,8 +14,8 @@ from .autograd import grad_mode as _gm
 
 _new = object.__new__
 # Version counters: a tensor starts with the shared _FRESH; its first in-place change (or its
-# first view) gives it its own [epoch of the last change, number of changes, whether a view of
-# it is part of a graph], shared with its views and detach()ed copies. Epochs grow globally,
+# first view) gives it its own [epoch of the last change, number of changes, whether the memory
+# has views], shared with its views and detach()ed copies. Epochs grow globally,
 # so a node only needs to remember the epoch at which it saved its tensors.
 _FRESH = (0, 0, False)
 _EPOCH = [0]
@@ -55,9 +55,8 @@ def _mark_view(base, out):
     remembers the tensor that owns the memory (torch's `._base`)."""
     root = getattr(base, "_base", None)
     out._base = base if root is None else root
-    v = out._version = _shared_version(base)
-    if out.requires_grad:
-        v[2] = True  # a view inside a graph: see Tensor._check_inplace
+    out._version = _shared_version(base)
+    out._version[2] = True  # this memory has views: see Tensor._check_inplace
     return out
 
 
@@ -343,9 +342,10 @@ class Tensor:
                 )
         if recording and self._version[2]:
             raise RuntimeError(
-                "minigrad: an in-place operation on a tensor whose views are part of a graph is "
-                "not supported (the views' history would be stale). Use an out-of-place "
-                "operation (y = x * 2, not x.mul_(2))."
+                "minigrad: an in-place operation recorded in the graph on a tensor that has views "
+                "(slices, reshapes, transposes, ...) is not supported: torch would rewrite the "
+                "views' history, minigrad cannot. Use an out-of-place operation (y = x * 2, not "
+                "x.mul_(2)), or clone() before slicing."
             )
         arr = self.array
         if not arr.flags.writeable:

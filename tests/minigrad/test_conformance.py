@@ -1,6 +1,7 @@
 """Conformance: PyTorch's documented autograd behaviours (the "Autograd mechanics" notes, the
 torch.autograd and torch.autograd.functional docs, the behaviours of issue 11) and the seeds'
 snippets, each run in both libraries through `conformance.check`."""
+import copy
 import pickle
 
 import pytest
@@ -2070,6 +2071,75 @@ def seed_tensor_from_data(lib):
 def seed_attributes(lib):
     t = lib.ones(3, 4)
     return tuple(t.shape), t.dtype, t.size(), t.size(1)
+
+
+# ---------------------------------------------------------------- copies, modules, optimizers
+@case
+def deepcopy_leaf_keeps_grad(lib):
+    x = leaf(lib)
+    x.grad = lib.ones(3)
+    y = copy.deepcopy(x)
+    y.grad.add_(1)
+    return y, y.grad, x.grad
+
+
+@case
+def deepcopy_non_leaf_raises(lib):
+    copy.deepcopy(leaf(lib) * 2)
+
+
+@case
+def parameter_survives_pickle(lib):
+    p = lib.nn.Parameter(lib.ones(2))
+    q = pickle.loads(pickle.dumps(p))
+    return type(q).__name__, q.requires_grad
+
+
+@case
+def zero_grad_to_zeros_after_create_graph(lib):
+    lin = lib.nn.Linear(2, 1)
+    with lib.no_grad():
+        lin.weight.fill_(0.5)
+        lin.bias.fill_(0.1)
+    (g,) = lib.autograd.grad(lin(lib.ones(1, 2)).sum(), lin.weight, create_graph=True)
+    lin.weight.grad = g
+    lin.zero_grad(set_to_none=False)
+    return lin.weight.grad
+
+
+@case
+def optimizer_zero_grad_none(lib):
+    p = lib.nn.Parameter(lib.ones(2))
+    (p * 2).sum().backward()
+    opt = lib.optim.SGD([p], lr=0.1)
+    opt.step()
+    opt.zero_grad()
+    return p, p.grad
+
+
+@case
+def sgd_step_bumps_version(lib):
+    p = lib.nn.Parameter(lib.ones(2))
+    y = p.exp()
+    (p * 2).sum().backward()
+    lib.optim.SGD([p], lr=0.1).step()
+    y.sum().backward()
+
+
+@case
+def clone_is_a_node(lib):
+    x = leaf(lib)
+    c = x.clone()
+    c.sum().backward()
+    return c, x.grad
+
+
+@case
+def clone_without_grad_is_copy(lib):
+    a = lib.ones(2)
+    c = a.clone()
+    c.add_(1)
+    return a, c
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
