@@ -990,8 +990,11 @@ class GetItem(_View):
     @staticmethod
     def forward(ctx, a, index):
         ctx.in_shape, ctx.index = a.shape, index
+        basic = _is_basic(index)
+        if basic and Ellipsis not in index:
+            index += (Ellipsis,)  # x[0] of a vector: a 0-d view (NumPy would give a copied scalar)
         out = a.array[index]
-        if not _is_basic(index):
+        if not basic:
             ctx._name = "IndexBackward0"
             return out.copy() if isinstance(out, np.ndarray) else out
         last = [i for i in index if i is not None and i is not Ellipsis]

@@ -731,6 +731,23 @@ def slice_is_view(lib):
 
 
 @case
+def element_of_vector_is_view(lib):
+    a = lib.zeros(3)
+    a[1].add_(5)
+    m = lib.zeros(2, 2)
+    m[0, 1].fill_(2)
+    return a, m
+
+
+@case
+def rows_of_iteration_are_views(lib):
+    m = lib.zeros(2, 2)
+    for row in m:
+        row.add_(1)
+    return m
+
+
+@case
 def base_change_seen_by_view(lib):
     a = lib.zeros(4)
     v = a[1:3]
