@@ -1194,6 +1194,27 @@ def once_differentiable_twice_raises(lib):
 
 
 @case
+def once_differentiable_twice_through_product(lib):
+    class F(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @lib.autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = leaf(lib)
+    (g,) = lib.autograd.grad((F.apply(x) * x).sum(), x, create_graph=True)
+    first = g.detach().clone()
+    g.sum().backward()
+    return first
+
+
+@case
 def function_forward_runs_without_recording(lib):
     seen = []
 
