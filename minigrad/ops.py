@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _device
 from .autograd.function import Function
-from .tensor import Tensor, _make, _mark_view
+from .tensor import Tensor, _make, _mark_view, _replay
 
 
 
@@ -889,8 +889,30 @@ class _View(Function):
         out = Function._apply1.__func__(cls, a, *params)
         arr = out.array
         if arr.base is not None and (not isinstance(arr, np.ndarray) or np.may_share_memory(arr, a.array)):
-            _mark_view(a, out)
+            _mark_view(a, out, cls, params)
         return out
+
+
+class CopySlices(Function):
+    """A base after an in-place change through one of its views (`steps`, from minigrad.tensor):
+    its old value with the view's region replaced by `result`. The gradient of the region goes to
+    `result` (through the same view of the gradient); the rest to the old base, as in torch."""
+
+    _name = "CopySlices"
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, base, result, steps):
+        out = base.array.copy(order="K")  # same layout, so the same views exist
+        _replay(_make(out), steps).array[...] = result.array
+        keep = _xp(base).ones_like(base.array, dtype=bool)
+        _replay(_make(keep), steps).array[...] = False
+        ctx.steps, ctx.keep = steps, keep
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * _const(ctx.keep.astype(g.array.dtype)), _replay(g, ctx.steps), None
 
 
 class Reshape(_View):

@@ -51,20 +51,73 @@ def _shared_version(t):
     return v
 
 
-def _mark_view(base, out):
-    """Record that `out` aliases `base`'s memory: they share one version counter, and `out`
-    remembers the tensor that owns the memory (torch's `._base`)."""
+def _mark_view(base, out, op, params):
+    """Record that `out` aliases `base`'s memory as `op(base, *params)`: they share one version
+    counter, `out._base` is the tensor that owns the memory (torch's `._base`), and the owner's
+    counter lists its live views, so that a recorded in-place change can renew their history."""
     root = getattr(base, "_base", None)
     out._base = base if root is None else root
-    out._version = _shared_version(base)
-    out._version[2] = True  # this memory has views: see Tensor._check_inplace
+    out._view_of = (base, op, params)
+    v = out._version = _shared_version(base)
+    views = v[2]
+    if views is False:
+        views = v[2] = []
+    elif len(views) >= 64 and not len(views) & (len(views) - 1):  # now and then: drop the dead
+        views[:] = [r for r in views if r() is not None]
+    views.append(weakref.ref(out))
     return out
+
+
+def _view_steps(view):
+    """The view ops that lead from view._base to view, as (op, params) pairs."""
+    steps = []
+    while True:
+        parent, op, params = view._view_of
+        steps.append((op, params))
+        if getattr(parent, "_base", None) is None:
+            return steps[::-1]
+        view = parent
+
+
+def _replay(t, steps):
+    """The same view of `t` (a tensor of the base's shape): recorded like any op."""
+    for op, params in steps:
+        t = op._apply1(t, *params)
+    return t
+
+
+def _renew_views(root, skip=None):
+    """After a recorded in-place change of `root`'s memory: each live view's grad_fn becomes the
+    view op applied to root's new history (torch regenerates them the same way)."""
+    views = root._version[2]
+    if not views:
+        return
+    for ref in list(views):
+        u = ref()
+        if u is None or u is skip or getattr(u, "_base", None) is not root:
+            continue
+        renewed = _replay(root, _view_steps(u))
+        if renewed.grad_fn is not None:
+            renewed.grad_fn._name = "AsStridedBackward0"  # torch's name for a regenerated view
+        _move_retained(u, renewed.grad_fn)
+        u.grad_fn, u.requires_grad = renewed.grad_fn, renewed.requires_grad
+    views[:] = [r for r in views if r() is not None]
+
+
+def _move_retained(t, new_fn):
+    """retain_grad follows a tensor to its new grad_fn (its other hooks stay behind)."""
+    if t.retains_grad:
+        t.grad_fn._hooks.retained = None
+        if new_fn is not None:
+            t.grad_fn = new_fn
+            t.retain_grad()
 
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("array", "requires_grad", "_grad", "grad_fn", "_version", "_base", "_hooks",
+                 "_view_of",
                  "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to Tensor's reflected operators (2.0 * x)
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (as torch does)
@@ -334,20 +387,6 @@ class Tensor:
                     "a view of a leaf Variable that requires grad is being used in an in-place "
                     "operation. Change the leaf itself under `with minigrad.no_grad():`."
                 )
-            if recording or base.requires_grad:
-                raise RuntimeError(
-                    "minigrad: an in-place operation on a view (a slice, reshape, transpose, ...) "
-                    "of a tensor that is part of a graph is not supported (torch rewrites the "
-                    "base's history; minigrad does not). Build the result out of place, e.g. "
-                    "with minigrad.cat or minigrad.where."
-                )
-        if recording and self._version[2]:
-            raise RuntimeError(
-                "minigrad: an in-place operation recorded in the graph on a tensor that has views "
-                "(slices, reshapes, transposes, ...) is not supported: torch would rewrite the "
-                "views' history, minigrad cannot. Use an out-of-place operation (y = x * 2, not "
-                "x.mul_(2)), or clone() before slicing."
-            )
         arr = self.array
         if not arr.flags.writeable:
             if 0 in arr.strides and arr.size > 1:
@@ -365,9 +404,13 @@ class Tensor:
         saved the old value raises instead of silently using the new one. When recorded, the
         op runs on a copy of the old value and this tensor takes the result's grad_fn."""
         recording = self._check_inplace(other)
-        if recording:
-            src = _make(self.array.copy(), self.requires_grad, self.grad_fn)
-            result = op(src, other)
+        base = getattr(self, "_base", None) if recording else None
+        if base is not None:  # through a view: the op sees the view of the base's old value
+            steps = _view_steps(self)
+            old_base = _make(base.array.copy(order="K"), base.requires_grad, base.grad_fn)
+            result = op(_replay(old_base, steps), other)
+        elif recording:
+            result = op(_make(self.array.copy(), self.requires_grad, self.grad_fn), other)
         else:
             with _gm.no_grad():
                 result = op(self.detach(), other)
@@ -387,12 +430,15 @@ class Tensor:
         if recording:
             if name is not None and result.grad_fn is not None:
                 result.grad_fn._name = name
-            retained = self.retains_grad
-            if retained:
-                self.grad_fn._hooks.retained = None
-            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
-            if retained:  # retain_grad follows the tensor to its new value (hooks stay behind)
-                self.retain_grad()
+            if base is None:
+                _move_retained(self, result.grad_fn)
+                self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+                _renew_views(self)
+            else:  # the base takes the new history; its views (this one included) follow
+                new = _copy_slices().apply(old_base, result, steps)
+                _move_retained(base, new.grad_fn)
+                base.grad_fn, base.requires_grad = new.grad_fn, True
+                _renew_views(base)
         _bump_version(self)
         return self
 
@@ -418,16 +464,25 @@ class Tensor:
         return self._inplace(_overwrite, src, "CopyBackwards")
 
     def __setitem__(self, index, value):
-        """x[index] = value, outside a graph (e.g. building data); inside one, use where/cat."""
-        from .ops import _normalize_index
+        """x[index] = value. Inside a graph, a basic index (ints, slices) is an in-place copy into
+        that view (recorded, as in torch); other indices raise there."""
+        from .functions import getitem
+        from .ops import _is_basic, _normalize_index
 
+        parts = _normalize_index(index)
+        recording = _gm.state.enabled and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+        )
+        if recording and _is_basic(parts):
+            getitem(self, index)._inplace(_overwrite, value)
+            return
         if self._check_inplace(value):
             raise RuntimeError(
-                "minigrad: item assignment (x[i] = v) is not recorded for autograd; build the "
-                "result out of place, e.g. with minigrad.where(mask, v, x) or minigrad.cat, or "
-                "assign inside `with minigrad.no_grad():`."
+                "minigrad: assignment through an index of tensors or lists (x[idx] = v) is not "
+                "recorded for autograd; use minigrad.where(mask, v, x), assign through slices, "
+                "or assign inside `with minigrad.no_grad():`."
             )
-        self.array[_normalize_index(index)] = value.array if isinstance(value, Tensor) else value
+        self.array[parts] = value.array if isinstance(value, Tensor) else value
         _bump_version(self)
 
     __iadd__ = add_
@@ -442,6 +497,12 @@ _NON_LEAF_GRAD = (
     "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
     "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead."
 )
+
+
+def _copy_slices():
+    from .ops import CopySlices
+
+    return CopySlices
 
 
 def _overwrite(a, value):

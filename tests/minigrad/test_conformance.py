@@ -744,6 +744,25 @@ def setitem_outside_graph(lib):
 
 
 @case
+def setitem_inside_graph(lib):
+    x = leaf(lib)
+    a = x * 1
+    a[0] = 5.0
+    a[1:] = a[1:] * 2
+    a.sum().backward()
+    return a, x.grad
+
+
+@case
+def setitem_value_requires_grad(lib):
+    x = leaf(lib)
+    a = lib.zeros(4)
+    a[1:] = x * 2
+    (a * a).sum().backward()
+    return a, x.grad
+
+
+@case
 def setitem_on_leaf_requiring_grad(lib):
     x = leaf(lib)
     x[0] = 1.0
@@ -830,6 +849,104 @@ def expand_then_in_place_raises(lib):
 @case
 def expand_big_then_in_place_raises(lib):
     lib.zeros(1).expand(70000).add_(1)
+
+
+@case
+def in_place_through_view_in_graph(lib):
+    x = leaf(lib, (1.0, 2.0))
+    a = x * 1
+    a[0:1].mul_(3)
+    a.sum().backward()
+    return a, x.grad
+
+
+@case
+def in_place_through_view_needs_old_value(lib):
+    x = leaf(lib)
+    w = leaf(lib, (4.0, 5.0))
+    a = x * x
+    a[1:].mul_(w)
+    a.sum().backward()
+    return a, x.grad, w.grad
+
+
+@case
+def in_place_through_view_of_plain_tensor(lib):
+    x = leaf(lib, (1.0, 2.0))
+    a = lib.zeros(3)
+    v = a[0:2]
+    v.add_(x)
+    (a * a).sum().backward()
+    return a, v, x.grad, a.is_leaf
+
+
+@case
+def in_place_through_view_of_view(lib):
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    a = x * 1
+    a.t()[1][0:1].mul_(10)
+    (a * a).sum().backward()
+    return a, x.grad
+
+
+@case
+def in_place_through_reshape_view(lib):
+    x = leaf(lib, (1.0, 2.0, 3.0, 4.0))
+    a = x * 1
+    a.view(2, 2)[1].mul_(2)
+    a.sum().backward()
+    return a, x.grad
+
+
+@case
+def base_in_place_updates_view_history(lib):
+    x = leaf(lib, (1.0, 2.0))
+    a = x * 1
+    v = a[0:1]
+    a.mul_(2)
+    v.sum().backward()
+    return v, x.grad
+
+
+@case
+def sibling_view_follows_in_place(lib):
+    x = leaf(lib)
+    a = x * 1
+    u, v = a[0:2], a[1:3]
+    u.mul_(10)
+    (v * lib.tensor([1.0, 2.0])).sum().backward()
+    return v, x.grad
+
+
+@case
+def view_saved_then_base_changed_raises(lib):
+    x = leaf(lib)
+    a = x * 1
+    v = a[0:2]
+    y = v * v
+    a[2:].mul_(2)
+    y.sum().backward()
+
+
+@case
+def retain_grad_on_view_then_in_place(lib):
+    x = leaf(lib)
+    a = x * 1
+    v = a[1:]
+    v.retain_grad()
+    v.mul_(3)
+    (a * a).sum().backward()
+    return v.grad, x.grad
+
+
+@case
+def in_place_view_double_backward(lib):
+    x = leaf(lib)
+    a = x * x
+    a[0:2].mul_(x[1:])
+    (g,) = lib.autograd.grad(a.sum(), x, create_graph=True)
+    g.sum().backward()
+    return g, x.grad
 
 
 @case
