@@ -402,7 +402,8 @@ class Tensor:
         """Apply `op(self, other)` in place: the result is written into this tensor's memory (so
         views and detached copies see it) and its version counter moves on, so a backward that
         saved the old value raises instead of silently using the new one. When recorded, the
-        op runs on a copy of the old value and this tensor takes the result's grad_fn."""
+        op runs on a copy of the old value and this tensor takes the result's grad_fn; through a
+        view, the base takes a CopySlices node instead. Either way the base's views follow."""
         recording = self._check_inplace(other)
         base = getattr(self, "_base", None) if recording else None
         if base is not None:  # through a view: the op sees the view of the base's old value
