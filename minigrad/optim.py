@@ -1,6 +1,6 @@
 """`SGD`, with momentum and weight decay as in torch.optim.SGD."""
 from .autograd.grad_mode import no_grad
-from .tensor import _bump_version
+from .tensor import _bump_version, zero_grads
 
 
 class SGD:
@@ -15,11 +15,7 @@ class SGD:
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: set to None (frees them; the default) or fill with zeros."""
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grads(self.params, set_to_none)
 
     @no_grad()
     def step(self):
@@ -28,12 +24,12 @@ class SGD:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            d = p.grad.data
+            d = p.grad.array
             if wd:
-                d = d + wd * p.data
+                d = d + wd * p.array
             if momentum:
                 v = self._velocity[i]
                 v = d.copy() if v is None else momentum * v + d
                 self._velocity[i] = d = v
-            p.data -= lr * d
+            p.array -= lr * d
             _bump_version(p)

@@ -5,7 +5,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import creation
-from ..tensor import _FRESH, Tensor
+from ..tensor import _FRESH, Tensor, zero_grads
 from . import functional as F
 
 
@@ -18,8 +18,8 @@ class Parameter(Tensor):
         src = creation.zeros(0) if data is None else data
         if not isinstance(src, Tensor):
             src = creation.tensor(src)
-        self.data, self.grad, self.grad_fn = src.data, None, None
-        self._version = _FRESH
+        self.array, self.grad, self.grad_fn = src.array, None, None
+        self._version, self._hooks = _FRESH, None
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -65,11 +65,7 @@ class Module:
         return iter(self._modules.values())
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode=True):
         object.__setattr__(self, "training", mode)
@@ -89,7 +85,7 @@ class Module:
         if missing:
             raise RuntimeError(f"Missing key(s) in state_dict: {sorted(missing)}")
         for name, p in own.items():
-            p.data[...] = state[name].data if isinstance(state[name], Tensor) else np.asarray(state[name])
+            p.array[...] = state[name].array if isinstance(state[name], Tensor) else np.asarray(state[name])
 
     def extra_repr(self):
         return ""
