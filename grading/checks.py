@@ -3,6 +3,9 @@
 Each check raises `CheckFailed` (an AssertionError, so nbgrader counts it as a failed test) through the one
 function `fail`; nothing here ever raises a bare AssertionError. `name` is how the student's value is shown in
 messages, e.g. "make_fives()" or "x.grad".
+
+`student` (grading.student) is how a hidden test reaches the student's code; here it is the local one, working on
+the namespace of the notebook that imports this module (the grader gives hidden tests its own, see VOCABULARY.md).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import torch
 __all__ = [
     "CheckFailed", "fail", "check", "check_equal", "check_tensor", "check_array", "check_grad",
     "check_shares_memory", "check_device", "check_uniform", "check_matches_torch", "check_minigrad_tensor",
-    "available_device",
+    "available_device", "student", "StudentError",
 ]
 
 
@@ -228,3 +231,9 @@ def available_device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+# Last: grading.student builds on CheckFailed and fail above.
+from .student import StudentError, local_student  # noqa: E402
+
+student = local_student()

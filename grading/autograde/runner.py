@@ -63,7 +63,7 @@ def course_files(repo: Path) -> dict[str, Path]:
     files = {}
     if (repo / "minigrad").is_dir():
         files[str(repo / "minigrad")] = repo / "minigrad"
-    for name in ("__init__.py", "checks.py"):
+    for name in ("__init__.py", "checks.py", "plain.py", "student.py"):
         if (repo / "grading" / name).is_file():
             files[str(repo / "grading" / name)] = repo / "grading" / name
     return files

@@ -85,7 +85,7 @@ def report(request):
 def test_solutions_tests_and_grader_files_are_invisible(report):
     assert not report["solutions"] and not report["tests"] and not report["outside"]
     assert set(report["repo_listing"]) <= {".venv", "exercises", "grading", "minigrad"}
-    assert set(report["grading_listing"]) <= {"__init__.py", "checks.py"}
+    assert set(report["grading_listing"]) <= {"__init__.py", "checks.py", "plain.py", "student.py"}
 
 
 def test_system_and_course_code_are_read_only_but_the_workdir_is_not(report):
