@@ -31,7 +31,7 @@ def test_every_check_fails_through_the_one_raising_function():
     tree = ast.parse(inspect.getsource(checks))
     raisers = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
                and any(isinstance(n, ast.Raise) and n.exc is not None for n in ast.walk(node))}
-    assert raisers == {"fail"}
+    assert raisers - {"__getattr__"} == {"fail"}   # __getattr__: the module protocol's AttributeError
 
 
 def test_wrong_dtype_names_both_dtypes_and_the_fix():

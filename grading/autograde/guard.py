@@ -35,6 +35,20 @@ def mark_course_code(token: str) -> str:
     return f"__import__('sys').modules[{token!r}].mark_course()"
 
 
+def agent_code(token: str, request: str, nonce: str) -> str:
+    """One request to the Student agent in the kernel (its reply comes framed by `nonce` on stdout)."""
+    return f"__import__('sys').modules[{token!r}].agent({request!r}, {nonce!r})"
+
+
+def read_agent_reply(stdout: str, nonce: str) -> str | None:
+    """The agent's reply text from a request's stdout, or None when no complete frame arrived."""
+    start = stdout.rfind("\n" + nonce + "<")
+    end = stdout.rfind(">" + nonce + "\n")
+    if start < 0 or end < start:
+        return None
+    return stdout[start + len(nonce) + 2:end]
+
+
 def read_guard(stdout: str, nonce: str) -> tuple[list[str], list[str]] | None:
     """(references the guard repaired, suspicious actions the audit hook saw), or None when the
     guard's nonce-tagged line is absent (its output was blocked: tampering)."""
