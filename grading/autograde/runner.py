@@ -107,7 +107,34 @@ def grade_submission(assignment: Assignment, raw: bytes | None, problem: str | N
     finally:
         run.close()
     record["seconds"] = round(time.monotonic() - started, 2)
+    record["cells"] = _with_markdown(assignment, record["cells"])
     return _decide(record)
+
+
+def _with_markdown(assignment: Assignment, cells: list[dict]) -> list[dict]:
+    """Put the released notebook's markdown cells back in front of the code cell each preceded."""
+    path = assignment.release_dir / assignment.notebook if assignment.release_dir else None
+    try:
+        released = nbformat.read(path, as_version=4).cells if path and path.is_file() else []
+    except Exception:  # noqa: BLE001 - no markdown rather than no grade
+        released = []
+    before: dict[int, list[dict]] = {}
+    code_seen = 0
+    for cell in released:
+        if cell.cell_type == "code":
+            code_seen += 1
+        elif cell.cell_type == "markdown":
+            before.setdefault(code_seen, []).append({"cell_type": "markdown", "source": cell.source, "grade_id": "",
+                                                     "kind": "markdown", "outputs": []})
+    out, source_cells = [], 0
+    for cell in cells:
+        if cell["kind"] != "added":
+            out += before.pop(source_cells, [])
+            source_cells += 1
+        out.append(cell)
+    for rest in before.values():
+        out += rest
+    return out
 
 
 class _Run:

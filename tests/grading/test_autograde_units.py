@@ -121,10 +121,35 @@ def test_scan_names_tamper_tools(code, word):
     assert any(word in f for f in findings(code)), findings(code)
 
 
+@pytest.mark.parametrize("code, word", [
+    ('import sys\ngetattr(sys, "set" "trace")(f)', "trace"), ("b = len.__self__\nb.print = p", "builtins"),
+    ('globals()["check_tensor"] = lambda *a, **k: None', "namespaces"), ("from inspect import currentframe", "frames"),
+    ("import grading.checks as ck\nck.fail = print", "grader's or the kernel's own modules"),
+    ("import linecache", "source code"), ("get_ipython().events.register('pre_run_cell', f)", "IPython"),
+    ("import signal\nsignal.setitimer(signal.ITIMER_REAL, 0.1)", "signals"), ("import sys\nsys.last_value", "sys.last_value"),
+])
+def test_scan_sees_through_the_disguises_of_issue_14(code, word):
+    assert any(word in f for f in findings(code)), findings(code)
+
+
+def test_scan_is_linear_and_capped_so_one_student_cannot_stall_the_grader():
+    import time
+
+    started = time.monotonic()
+    assert findings("\n" * 60_000 + "x = 1") == []
+    assert findings("torch.equal = f" + "\n" * 150_000)        # still read to the end
+    assert time.monotonic() - started < 2.0
+    assert findings("x = 1\n" * 50_000) == ["the cell is too large to inspect (300000 characters)"]
+    assert findings("-" * 100_000 + "1") == ["the cell could not be inspected (nested too deeply or not text)"]
+
+
 def test_scan_ignores_honest_code_and_what_the_reference_uses():
     assert findings("def scale(x, k):\n    return x * k") == []
     assert findings("return x.all()", reference="return x.all()") == []
     assert findings("import os\nos.environ", reference="import os\nos.environ") == []
+    honest = 'def f(x):\n    """Stack, compile and eval: a docstring is prose."""\n    model.eval()\n' \
+             '    y = torch.stack([x, x]).sum()\n    kernel = torch.compile(g)\n    return y.modules()'
+    assert findings(honest) == []
 
 
 # --- submissions: folders and LMS zips ---------------------------------------------------------------------------
