@@ -71,13 +71,17 @@ def _build_root(spec: dict) -> None:
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
     # /tmp first: a venv or checkout that lives under /tmp must be bound on top of it, not hidden by it.
     os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%dm" % spec["tmp_mb"])
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=1777,size=%dm,nr_inodes=%d" % (spec["tmp_mb"], spec["inodes"]))
     for path in spec["ro"]:
         if os.path.exists(path):
             _bind(root, path, path, readonly=True)
     for inside, outside in spec["course"].items():
         _bind(root, outside, inside, readonly=True)
-    _bind(root, spec["workdir"], spec["workdir_inside"], readonly=False)
+    _bind(root, spec["workdir"], spec["stage_inside"], readonly=True)
+    os.makedirs(root + spec["workdir_inside"], exist_ok=True)   # a sized work folder: disk and inode quota
+    _mount("tmpfs", root + spec["workdir_inside"], "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=0755,uid=%d,gid=%d,size=%dm,nr_inodes=%d" % (spec["uid"], spec["uid"], spec["work_mb"], spec["inodes"]))
     _bind(root, spec["runtime"], spec["runtime_inside"], readonly=False)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -87,7 +91,8 @@ def _build_root(spec: dict) -> None:
         if os.path.exists("/dev/" + dev):
             _bind(root, "/dev/" + dev, "/dev/" + dev, readonly=False, device=True)
     os.makedirs(root + "/dev/shm", exist_ok=True)
-    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=1777,size=%dm,nr_inodes=%d" % (spec["shm_mb"], spec["inodes"]))
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, root + "/dev/" + name)
@@ -212,9 +217,11 @@ class ForkServer:
         import subprocess
         import threading
 
-        env = {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg",
-               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        # A clean environment, not the grader's: a forked kernel inherits this process's environment block
+        # (/proc/self/environ shows it even after os.environ is cleared), so nothing of the grader's may be in it.
+        env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": repo,
+               "LANG": "C.UTF-8", "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
         self.proc = subprocess.Popen([sys.executable, "-c", "from grading.autograde.forkserver import serve; serve()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
                                      start_new_session=True)

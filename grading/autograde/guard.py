@@ -16,9 +16,9 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-def install_code(token: str, course_root: str, workdir: str) -> str:
+def install_code(token: str, course_root: str, workdir: str, stage: str = "") -> str:
     """Defines and runs install() in a throwaway namespace (nothing lands in the user's namespace)."""
-    src = inspect.getsource(guard_kernel.install) + f"\ninstall({token!r}, {course_root!r}, {workdir!r})\n"
+    src = inspect.getsource(guard_kernel.install) + f"\ninstall({token!r}, {course_root!r}, {workdir!r}, {stage!r})\n"
     return (f"exec(compile({src!r}, '<grader>', 'exec'), "
             f"{{'get_ipython': get_ipython, '__name__': '__grader__'}})")
 

@@ -8,7 +8,7 @@ malformed line as tampering. This is defence in depth, not the security boundary
 """
 
 
-def install(token, course_root, workdir):
+def install(token, course_root, workdir, stage=""):
     import builtins
     import json
     import linecache
@@ -19,6 +19,9 @@ def install(token, course_root, workdir):
     import types
 
     shell = get_ipython()  # noqa: F821 - exists inside IPython
+    if stage and os.path.isdir(stage):   # the submission's files into the (sized) work folder
+        import shutil
+        shutil.copytree(stage, os.getcwd(), dirs_exist_ok=True)
     sys.path.insert(0, course_root)
     modules = {"builtins": builtins, "math": math, "operator": operator}
     for name in ("torch", "torch.testing", "torch.nn.functional", "numpy", "numpy.testing",

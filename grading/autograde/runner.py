@@ -18,7 +18,7 @@ from . import trusted
 from .assignment import Assignment
 from .kernel import ExecResult, KernelStartError, SandboxedKernel
 from .rebuild import Plan, PlanCell, build_plan
-from .sandbox import Limits
+from .sandbox import STAGE_INSIDE, Limits
 from .scan import scan_plan
 
 MAX_RESTARTS = 3
@@ -203,7 +203,8 @@ class _Run:
                                       limits=self.limits, engine=self.settings.engine,
                                       forkserver=self.settings.forkserver, scratch=self.scratch, slot=_slot())
         self.kernel.wait_ready(min(KERNEL_START_TIMEOUT, max(10.0, self._remaining())))
-        res = self._exec(g.install_code(self.token, str(repo), inside), INSTALL_TIMEOUT, history=False,
+        stage = STAGE_INSIDE if self.settings.sandbox else ""
+        res = self._exec(g.install_code(self.token, str(repo), inside, stage), INSTALL_TIMEOUT, history=False,
                          internal=True)
         if res.status != "ok":
             raise KernelStartError(f"the grader could not prepare the kernel ({res.status}: {res.ename} {res.evalue})")

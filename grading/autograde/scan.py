@@ -13,6 +13,7 @@ import ast
 import re
 
 SCAN_CAP = 200_000      # characters of one cell that are inspected
+SCAN_TOTAL = 2_000_000  # characters of one submission that are inspected (the rest is a finding)
 
 # words (identifiers, attribute names, module names or words in strings) -> plain-words reason
 WORDS: list[tuple[frozenset, str]] = [(frozenset(w.split()), why) for w, why in [
@@ -133,7 +134,12 @@ def _reasons(code: str) -> list[str]:
 def scan_plan(student_code: dict[str, str], references: dict[str, str], all_reference: str) -> list[str]:
     """Plain-words findings over every cell the student wrote (label: reason)."""
     result = []
+    budget = SCAN_TOTAL
     for label, code in student_code.items():
+        budget -= min(len(code), SCAN_CAP)
+        if budget < 0:
+            result.append(f"{label}: too much code to inspect (over {SCAN_TOTAL} characters in all)")
+            break
         for why in findings(code, references.get(label, all_reference)):
             result.append(f"{label}: {why}")
     return result
