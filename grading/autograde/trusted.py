@@ -63,6 +63,10 @@ class CallLost(CheckFailed):
         self.status = status
 
 
+class NoAnswer(CheckFailed):
+    """The kernel ran a request but no framed answer came back (the agent was blocked or replaced)."""
+
+
 class KernelTransport:
     """Sends one Student request to the agent in the kernel and returns its reply text (strictly framed)."""
 
@@ -81,7 +85,8 @@ class KernelTransport:
             if len(self.tamper) < 20:
                 self.tamper.append("the grader's agent in the kernel did not answer a request (it was blocked "
                                    "or replaced)")
-            return '{"unsendable": "the kernel gave no answer to the grader"}'
+            raise NoAnswer("no answer came back from your kernel: something in the notebook blocked the grader's "
+                           "requests")
         return reply
 
 
@@ -99,6 +104,8 @@ def run_hidden(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:
             exec(compile(block, f"<hidden test {grade_id} #{n + 1}>", "exec"), ns)  # noqa: S102 - instructor code
         except CallLost as lost:
             return HiddenVerdict(lost.status, _cap(f"{ns['student']._last[0] or 'a call'}: {lost}"))
+        except NoAnswer as lost:
+            return HiddenVerdict("error", _cap(f"{ns['student']._last[0] or 'a call'}: {lost}"))
         except StudentError as err:
             return HiddenVerdict("failed", _cap(f"{err.where or 'your code'} raised {err}"))
         except AssertionError as err:   # CheckFailed, or a plain assert in the hidden block
