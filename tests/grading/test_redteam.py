@@ -319,7 +319,7 @@ def attacks(out_dir, sub_dir) -> dict[str, object]:
                 pass""")}, answered={"scale", "total"})
     # 12. our own: results the grader cannot take, lying return values, answers that stall the agent
     a["t12_unsendable_results"] = nb_with({
-        "make_range": "def make_range(n):\n    return torch.zeros(20_000_000, dtype=torch.float64)",
+        "make_range": "def make_range(n):\n    return torch.arange(n, dtype=torch.float32) if n != 5 else torch.zeros(20_000_000)",
         "scale": "def scale(x, k):\n    class Any:\n        def __eq__(self, o): return True\n    return Any()",
         "total": "def total(x):\n    while True:\n        pass",
     })
