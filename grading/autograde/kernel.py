@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jupyter_client.blocking import BlockingKernelClient
 
-from .forkserver import PidHandle
+from .forkserver import PidHandle, release
 from .sandbox import RUNTIME_INSIDE, CgroupLimits, Limits, bwrap_command, die_with_parent, fork_spec
 
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
@@ -52,8 +52,9 @@ class KernelStartError(RuntimeError):
 class SandboxedKernel:
     """One kernel process in its own sandbox, talking over ipc.
 
-    engine "bwrap": bubblewrap starts a fresh interpreter; "fork": the fork server forks one with torch
-    already imported and builds the same sandbox (root only, see forkserver.py); "none": no sandbox.
+    engine "fork": the fork server (run as root) forks a kernel with torch already imported and builds the sandbox
+    itself; "bwrap": the same from a fork server that lives in a bubblewrap user namespace (any user), or, without
+    a server, bubblewrap starting a fresh interpreter; "none": no sandbox. See forkserver.py and sandbox.py.
     """
 
     def __init__(self, *, repo: Path, workdir: Path, workdir_inside: str, runtime: Path,
@@ -72,12 +73,20 @@ class SandboxedKernel:
         conn_inside = f"{RUNTIME_INSIDE}/{conn_name}" if sandboxed else str(runtime / conn_name)
         kernel_args = ["--HistoryManager.enabled=False"]
         self.cgroup = CgroupLimits(limits) if sandboxed else None
-        if engine == "fork":
+        if forkserver is not None and engine in ("fork", "bwrap"):
+            go = runtime / "go"
+            os.mkfifo(go, 0o600)
             spec = fork_spec(repo=repo, workdir=workdir, workdir_inside=workdir_inside, runtime=runtime,
                              course_files=course_files, limits=limits, connection_file=conn_inside,
-                             kernel_args=kernel_args, scratch=scratch, slot=slot,
-                             cgroups=[str(p) for p in self.cgroup.dirs])
-            self.proc = PidHandle(forkserver.spawn(spec))
+                             kernel_args=kernel_args, scratch=scratch, slot=slot, go=str(go),
+                             userns=forkserver.userns)
+            try:
+                pid = forkserver.spawn(spec)
+            except RuntimeError as exc:
+                raise KernelStartError(str(exc)) from None
+            self.cgroup.add(pid)
+            self.proc = PidHandle(pid)
+            release(str(go))
         else:
             argv = [sys.executable, "-m", "ipykernel_launcher", "-f", conn_inside] + kernel_args
             if engine == "bwrap":

@@ -93,7 +93,7 @@ FORK_UID_BASE = 61000   # + a per-sandbox number: an unprivileged uid of its own
 
 def fork_spec(*, repo: Path, workdir: Path, workdir_inside: str, runtime: Path, course_files: dict[str, Path],
               limits: Limits, connection_file: str, kernel_args: list[str], scratch: Path, slot: int,
-              cgroups: list[str]) -> dict:
+              go: str, userns: bool = False) -> dict:
     """What the fork server needs to build the same sandbox bwrap_command describes."""
     env = dict(STUDENT_ENV, PATH=f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin", VIRTUAL_ENV=sys.prefix)
     return {"ro": [d for d in SYSTEM_DIRS] + _python_roots(), "course": {k: str(v) for k, v in course_files.items()},
@@ -101,9 +101,9 @@ def fork_spec(*, repo: Path, workdir: Path, workdir_inside: str, runtime: Path, 
             "runtime_inside": RUNTIME_INSIDE, "home": HOME, "scratch": str(scratch), "tmp_mb": limits.tmp_mb,
             "shm_mb": limits.shm_mb, "work_mb": limits.work_mb, "inodes": limits.work_inodes,
             "stage_inside": STAGE_INSIDE,
-            "uid": FORK_UID_BASE + slot, "memory_mb": limits.memory_mb, "processes": limits.processes,
+            "uid": 0 if userns else FORK_UID_BASE + slot, "userns": userns, "go": go, "memory_mb": limits.memory_mb, "processes": limits.processes,
             "file_mb": limits.file_mb, "env": env, "connection_file": connection_file, "kernel_args": kernel_args,
-            "hide_paths": [str(repo)], "cgroups": cgroups}
+            "hide_paths": [str(repo)]}
 
 
 def rlimit_prefix(limits: Limits) -> list[str]:
@@ -146,6 +146,15 @@ class CgroupLimits:
                     (path / key).write_text(value)
                 except OSError:
                     pass
+
+    def add(self, pid: int) -> None:
+        """Move process `pid` into the cgroups (its children to come are then born inside them)."""
+        for path in self.dirs:
+            try:
+                with open(path / "cgroup.procs", "w") as fh:
+                    fh.write(str(pid))
+            except OSError:
+                pass
 
     def enter(self) -> None:
         """Move the calling process into the cgroups and tie its life to ours (Popen's preexec_fn)."""

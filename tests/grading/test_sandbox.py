@@ -16,6 +16,8 @@ from grading.autograde.sandbox import Limits
 from grading_helpers import NEEDS_BWRAP, REPO
 
 ENGINES = [pytest.param("bwrap", marks=NEEDS_BWRAP),
+           pytest.param("bwrap-server", marks=pytest.mark.skipif(not forkserver.userns_available(),
+                                                                 reason="needs bwrap with user namespaces")),
            pytest.param("fork", marks=pytest.mark.skipif(not forkserver.available(),
                                                          reason="the fork engine needs root on Linux"))]
 
@@ -95,7 +97,8 @@ print(json.dumps(report))
 @pytest.fixture(scope="module", params=ENGINES)
 def report(request):
     os.environ["GRADER_ONLY_SECRET"] = "do-not-leak"      # as if set for the grader (a token, a password)
-    server = forkserver.ForkServer(str(REPO)) if request.param == "fork" else None
+    server = forkserver.ForkServer(str(REPO), userns=request.param == "bwrap-server") \
+        if request.param in ("fork", "bwrap-server") else None
     del os.environ["GRADER_ONLY_SECRET"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -110,7 +113,7 @@ def report(request):
             (tmp / sub).chmod(0o777)
         kernel = SandboxedKernel(repo=REPO, workdir=tmp / "work", workdir_inside=str(REPO / "exercises" / "probe"),
                                  runtime=tmp / "run", course_files=course_files(REPO), limits=limits,
-                                 engine=request.param, forkserver=server, scratch=tmp / "root")
+                                 engine=request.param.split("-")[0], forkserver=server, scratch=tmp / "root")
         try:
             kernel.wait_ready(60)
             res = kernel.execute(PROBE % {"repo": str(REPO), "outside": str(secret)}, 60, [1 << 20])
@@ -148,7 +151,7 @@ def test_the_grader_environment_never_reaches_the_sandbox(report):
 def test_tmp_shm_and_the_work_folder_are_sized(report):
     assert report["sizes"] == {"/tmp": 16 << 20, "/dev/shm": 8 << 20, ".": 32 << 20}
     assert report["full"] == {"/tmp": True, "/dev/shm": True, ".": True}
-    if report["engine"] == "fork":        # inode caps need the fork engine's own mounts (bwrap cannot set them)
+    if report["engine"] != "bwrap":       # inode caps need a fork server's own mounts (bwrap cannot set them)
         assert report["inodes_capped"] == {"/tmp": True, "/dev/shm": True, ".": True}
 
 
