@@ -106,8 +106,10 @@ def run_hidden(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:
             return HiddenVerdict(lost.status, _cap(f"{ns['student']._last[0] or 'a call'}: {lost}"))
         except NoAnswer as lost:
             return HiddenVerdict("error", _cap(f"{ns['student']._last[0] or 'a call'}: {lost}"))
-        except StudentError as err:
-            return HiddenVerdict("failed", _cap(f"{err.where or 'your code'} raised {err}"))
+        except StudentError as err:   # its type only: the message is the student's text (it could carry inputs)
+            kind = err.type_name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,80}", err.type_name) else "an exception"
+            return HiddenVerdict("failed", _cap(f"{err.where or 'your code'} raised {kind}; run it on such an input "
+                                                "yourself to see the message"))
         except AssertionError as err:   # CheckFailed, or a plain assert in the hidden block
             return HiddenVerdict("failed", _cap(str(err) or "a hidden check failed"))
         except Exception as exc:  # noqa: BLE001 - a bug in the instructor's hidden test
