@@ -43,7 +43,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # what a kernel imports on start (ipykernel, IPython, its debugger) and what every notebook imports
 PRELOAD = ("torch", "numpy", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
            "ipykernel.iostream", "ipykernel.comm", "ipykernel.debugger", "debugpy", "IPython.core.debugger",
-           "IPython.core.completer", "tornado.ioloop", "zmq", "jupyter_client.session", "pdb", "pydoc")
+           "IPython.core.completer", "tornado.ioloop", "zmq", "jupyter_client.session", "pdb", "pydoc",
+           # what the grader's install step and the checks import in every kernel (the course's own minigrad, the
+           # same files the sandbox shows read-only; grading.* itself is always re-imported inside)
+           "torch.testing", "torch.nn.functional", "torch.autograd.functional", "numpy.testing", "IPython.display",
+           "minigrad", "minigrad.testing")
 
 
 def _check(result: int, what: str) -> None:
