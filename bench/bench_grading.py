@@ -111,11 +111,11 @@ def main(argv=None) -> int:
     p.add_argument("--assignments", nargs="*", default=ALL)
     p.add_argument("--per-assignment", type=int, default=len(KINDS))
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--sandbox", choices=["auto", "fork", "bwrap"], default="auto",
-                   help="our sandbox engine (auto: fork server when root, else bwrap)")
+    p.add_argument("--sandbox", nargs="+", choices=["fork", "bwrap"], default=None,
+                   help="our sandbox engines, each timed in this one run (default: fork when root, and bwrap)")
     args = p.parse_args(argv)
     from grading.autograde import forkserver
-    engine = args.sandbox if args.sandbox != "auto" else ("fork" if forkserver.available() else "bwrap")
+    engines = args.sandbox or (["fork"] if forkserver.available() else []) + ["bwrap"]
     missing = [a for a in args.assignments if not (REPO / "exercises" / a).is_dir()]
     if missing:
         print(f"not released yet: {missing}; run `python -m grading release` first")
@@ -130,25 +130,31 @@ def main(argv=None) -> int:
         print(f"class: {n} submissions over {len(args.assignments)} assignments "
               f"({', '.join(f'{k}: {sum(v == k for v in kinds.values())}' for k in sorted(set(kinds.values())))}); "
               f"{os.cpu_count()} cores")
-        ours_t, ours, status = run_ours(work / "class", args.assignments, work, args.jobs, engine)
+        runs = {}
+        for engine in engines:
+            runs[engine] = run_ours(work / "class", args.assignments, work / engine, args.jobs, engine)
         stock_t, stock = run_stock(work / "class", args.assignments, work)
-        honest = [key for key, kind in kinds.items() if kind != "broken"]
-        agree = [key for key in honest if key in stock and ours.get(key) == stock[key]]
-        disagree = [key for key in honest if key not in agree]
+        load = os.getloadavg()
+        print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         print(f"stock nbgrader autograde (serial, no sandbox): {stock_t:7.1f} s  {stock_t / n:5.2f} s/submission")
-        print(f"python -m grading grade (--jobs {args.jobs}, sandbox {engine}): {ours_t:7.1f} s  "
-              f"{ours_t / n:5.2f} s/submission")
-        print(f"throughput ratio (stock time / ours): {stock_t / ours_t:.2f}x")
-        print(f"scores agree on {len(agree)}/{len(honest)} honest submissions"
-              + (f"; differ: {[(k, stock.get(k), ours.get(k)) for k in disagree]}" if disagree else ""))
-        broken = [key for key, kind in kinds.items() if kind == "broken"]
-        print(f"broken notebooks: ours says {sorted(set(status[k] for k in broken))}, "
-              f"stock nbgrader recorded {sum(k in stock for k in broken)}/{len(broken)} of them "
-              f"(scores {sorted(set(stock[k] for k in broken if k in stock))})")
+        honest = [key for key, kind in kinds.items() if kind != "broken"]
         maxes = {a: load_assignment(REPO, a).max_score for a in args.assignments}
         full = [k for k, kind in kinds.items() if kind.startswith("correct")]
-        print(f"correct submissions at full marks (ours): {sum(ours[k] == maxes[k[0]] for k in full)}/{len(full)}")
-        return 0 if not disagree else 1
+        broken = [key for key, kind in kinds.items() if kind == "broken"]
+        failed = False
+        for engine, (ours_t, ours, status) in runs.items():
+            agree = [key for key in honest if key in stock and ours.get(key) == stock[key]]
+            disagree = [key for key in honest if key not in agree]
+            failed = failed or bool(disagree)
+            print(f"python -m grading grade (--jobs {args.jobs}, sandbox {engine}): {ours_t:7.1f} s  "
+                  f"{ours_t / n:5.2f} s/submission; ratio (stock time / ours): {stock_t / ours_t:.2f}x")
+            print(f"  scores agree on {len(agree)}/{len(honest)} honest submissions"
+                  + (f"; differ: {[(k, stock.get(k), ours.get(k)) for k in disagree]}" if disagree else ""))
+            print(f"  broken notebooks: ours says {sorted(set(status[k] for k in broken))}; correct submissions at "
+                  f"full marks: {sum(ours[k] == maxes[k[0]] for k in full)}/{len(full)}")
+        print(f"stock nbgrader recorded {sum(k in stock for k in broken)}/{len(broken)} broken notebooks "
+              f"(scores {sorted(set(stock[k] for k in broken if k in stock))})")
+        return 0 if not failed else 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import torch
 __all__ = [
     "CheckFailed", "fail", "check", "check_equal", "check_tensor", "check_array", "check_grad",
     "check_shares_memory", "check_device", "check_uniform", "check_matches_torch", "check_minigrad_tensor",
-    "available_device", "student", "StudentError",
+    "available_device", "check_student_matches_torch", "student", "StudentError",
 ]
 
 
@@ -223,6 +223,41 @@ def check_minigrad_tensor(got, expected: torch.Tensor, name: str, **kwargs) -> N
     check_tensor(torch.from_numpy(np.array(got.detach().numpy())), expected, name, **kwargs)
 
 
+_MINIGRAD_TOLERANCE = {np.dtype(np.float64): (1e-9, 1e-7), np.dtype(np.float32): (1e-5, 1e-4)}  # (atol, rtol)
+
+
+def check_student_matches_torch(student, name: str, torch_fn, *inputs, what: str, args=(), atol=None, rtol=None,
+                                seed: int = 0) -> None:
+    """The student's minigrad callable `name`, reached through `student` (grading.student), agrees with `torch_fn`
+    on the output and on the gradient of every floating input.
+
+    `inputs` are NumPy arrays: each becomes a minigrad tensor for the student's side and a torch tensor here
+    (floating ones require grad); `args` are further plain arguments (e.g. a dim). Both sides backpropagate the
+    same random upstream gradient (seeded). Tolerances default per dtype as in minigrad.testing.
+    """
+    import minigrad
+
+    arrays = [np.asarray(x) for x in inputs]
+    floating = [a.dtype.kind == "f" for a in arrays]
+    mine = [torch.tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+    expected = torch_fn(*mine, *args)
+    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(expected.shape)) + 0.5,
+                          dtype=_to_numpy(expected).dtype)
+    expected.backward(torch.from_numpy(upstream.copy()))
+    theirs = [minigrad.tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+    result, grads = student.grad(name, *theirs, *args, upstream=minigrad.tensor(upstream))
+    default = _MINIGRAD_TOLERANCE.get(_to_numpy(expected).dtype, (1e-5, 1e-4))
+    tol = {"atol": default[0] if atol is None else atol, "rtol": default[1] if rtol is None else rtol}
+    check_minigrad_tensor(result, expected.detach(), f"{what}: the output", **tol)
+    for i, (a, f) in enumerate(zip(mine, floating)):
+        if not f:
+            continue
+        label = f"{what}: the gradient of input {i}" if len(arrays) > 1 else f"{what}: the gradient"
+        check(grads[i] is not None, f"{label} is None: backward() did not reach this input (does your Function's "
+                                    "backward return a gradient for it?).")
+        check_minigrad_tensor(grads[i], a.grad, label, **tol)
+
+
 def available_device() -> torch.device:
     """The best device this machine offers: CUDA, else Apple's MPS, else the CPU."""
     if torch.cuda.is_available():
@@ -233,7 +268,12 @@ def available_device() -> torch.device:
     return torch.device("cpu")
 
 
-# Last: grading.student builds on CheckFailed and fail above.
-from .student import StudentError, local_student  # noqa: E402
+def __getattr__(name: str):
+    """`student` and `StudentError` come from grading.student, which builds on this module: made on first use."""
+    if name not in ("student", "StudentError"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import student as student_module
 
-student = local_student()
+    value = student_module.StudentError if name == "StudentError" else student_module.local_student()
+    globals()[name] = value
+    return value

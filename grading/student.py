@@ -61,6 +61,7 @@ class Student:
 
     # -- requests ---------------------------------------------------------------------------------------------
     def _request(self, where: str, **fields):
+        self._last = (where, None)
         reply_text = self._transport(json.dumps(fields, separators=(",", ":")))
         try:
             reply = json.loads(reply_text)

@@ -43,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes/threads allowed in a sandbox (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="regrade every submission, even unchanged ones")
     p.add_argument("--sandbox", choices=["auto", "fork", "bwrap"], default="auto",
-                   help="how kernels are sandboxed: 'bwrap' starts each kernel with bubblewrap; 'fork' forks it "
-                        "from a server with torch already imported and builds the same sandbox itself (needs "
-                        "root; several times faster); 'auto' = fork when root, else bwrap (default)")
+                   help="how kernels are sandboxed: 'fork' forks each kernel from a server with torch already "
+                        "imported and builds the sandbox itself (needs root); 'bwrap' does the same from a server "
+                        "inside a bubblewrap user namespace (any user; bubblewrap per kernel where user namespaces "
+                        "are off); 'auto' = fork when root, else bwrap (default)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without any sandbox (UNSAFE: only for notebooks you trust)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs one line per student)")
@@ -73,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         except SandboxUnavailable as exc:
             print(exc, file=sys.stderr)
             return 2
-    server = forkserver.ForkServer(str(REPO)) if engine == "fork" else None  # warms up meanwhile
+    server = None   # the fork server warms up meanwhile; for bwrap it lives in a user namespace (any user)
+    if engine == "fork":
+        server = forkserver.ForkServer(str(REPO))
+    elif engine == "bwrap" and forkserver.userns_available():
+        server = forkserver.ForkServer(str(REPO), userns=True)
     try:
         return _run(args, engine, server)
     finally:
@@ -91,9 +96,9 @@ def _run(args, engine: str, server) -> int:
     sweep_stale_folders()
     limits = Limits(memory_mb=args.memory_mb, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, output_kb=args.output_kb, processes=args.processes)
-    checks = REPO / "grading" / "checks.py"
+    helpers = [REPO / "grading" / name for name in ("checks.py", "plain.py", "student.py")]   # tests depend on them
     assignment = load_assignment(args.course.resolve(), args.assignment,
-                                 checks.read_bytes() if checks.exists() else b"")
+                                 b"".join(p.read_bytes() for p in helpers if p.exists()))
     found = discover(args.submissions, assignment.name, assignment.notebook, args.id_pattern)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

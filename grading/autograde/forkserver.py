@@ -12,9 +12,13 @@ builds, with the same kernel primitives, before any student code exists in it:
     RLIMIT_NPROC bind); the environment cleared to a student's.
 
 The child is pid 1 of its pid namespace (its parent, a tiny supervisor, has PDEATHSIG on it), so killing
-the supervisor takes the whole sandbox down. It needs root (for the namespaces without a user
-namespace); elsewhere the grader uses bwrap. Protocol: one JSON request per line on stdin, one JSON
-answer per line on stdout.
+the supervisor takes the whole sandbox down. Run as root, the server creates the namespaces itself and each
+kernel gets its own unprivileged uid. Run by anyone else, the server itself lives inside a bubblewrap user
+namespace (`userns=True`: root there, which is the grader's own uid outside) and each kernel, after building
+its root, drops every capability (bounding set, ambient, effective, permitted) under no_new_privs, so neither
+it nor anything it executes can use the namespace's privileges. Protocol: one JSON request per line on stdin,
+one JSON answer per line on stdout; a spawned supervisor waits on its `go` FIFO until the grader has put it in
+its cgroups, so every process of the sandbox starts inside them.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+CAPABILITY_VERSION_3 = 0x20080522
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
@@ -37,7 +43,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # what a kernel imports on start (ipykernel, IPython, its debugger) and what every notebook imports
 PRELOAD = ("torch", "numpy", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
            "ipykernel.iostream", "ipykernel.comm", "ipykernel.debugger", "debugpy", "IPython.core.debugger",
-           "IPython.core.completer", "tornado.ioloop", "zmq", "jupyter_client.session", "pdb", "pydoc")
+           "IPython.core.completer", "tornado.ioloop", "zmq", "jupyter_client.session", "pdb", "pydoc",
+           # what the grader's install step and the checks import in every kernel (the course's own minigrad, the
+           # same files the sandbox shows read-only; grading.* itself is always re-imported inside)
+           "torch.testing", "torch.nn.functional", "torch.autograd.functional", "numpy.testing", "IPython.display",
+           "minigrad", "minigrad.testing")
 
 
 def _check(result: int, what: str) -> None:
@@ -71,13 +81,17 @@ def _build_root(spec: dict) -> None:
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
     # /tmp first: a venv or checkout that lives under /tmp must be bound on top of it, not hidden by it.
     os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%dm" % spec["tmp_mb"])
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=1777,size=%dm,nr_inodes=%d" % (spec["tmp_mb"], spec["inodes"]))
     for path in spec["ro"]:
         if os.path.exists(path):
             _bind(root, path, path, readonly=True)
     for inside, outside in spec["course"].items():
         _bind(root, outside, inside, readonly=True)
-    _bind(root, spec["workdir"], spec["workdir_inside"], readonly=False)
+    _bind(root, spec["workdir"], spec["stage_inside"], readonly=True)
+    os.makedirs(root + spec["workdir_inside"], exist_ok=True)   # a sized work folder: disk and inode quota
+    _mount("tmpfs", root + spec["workdir_inside"], "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=0755,uid=%d,gid=%d,size=%dm,nr_inodes=%d" % (spec["uid"], spec["uid"], spec["work_mb"], spec["inodes"]))
     _bind(root, spec["runtime"], spec["runtime_inside"], readonly=False)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -87,7 +101,8 @@ def _build_root(spec: dict) -> None:
         if os.path.exists("/dev/" + dev):
             _bind(root, "/dev/" + dev, "/dev/" + dev, readonly=False, device=True)
     os.makedirs(root + "/dev/shm", exist_ok=True)
-    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+           "mode=1777,size=%dm,nr_inodes=%d" % (spec["shm_mb"], spec["inodes"]))
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, root + "/dev/" + name)
@@ -112,12 +127,26 @@ def _drop_privileges(spec: dict) -> None:
                          (resource.RLIMIT_FSIZE, spec["file_mb"] * mb), (resource.RLIMIT_NOFILE, 1024),
                          (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
-    os.setgroups([])
-    os.setresgid(spec["uid"], spec["uid"], spec["uid"])
-    os.setresuid(spec["uid"], spec["uid"], spec["uid"])   # non-zero uids: every capability is dropped
+    if spec.get("userns"):
+        _drop_capabilities()
+    else:
+        os.setgroups([])
+        os.setresgid(spec["uid"], spec["uid"], spec["uid"])
+        os.setresuid(spec["uid"], spec["uid"], spec["uid"])   # non-zero uids: every capability is dropped
     # a credential change clears the parent-death signal: set it again, now, so the sandbox dies with its
     # supervisor (and so with the grader) even after `kill -9`
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+
+
+def _drop_capabilities() -> None:
+    """Inside a user namespace (uid 0 there): no capability now, none after any execve (bounding set empty)."""
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:   # EINVAL: no such cap
+            _check(-1, f"drop capability {cap} from the bounding set")
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    header = (ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
 
 
 def _run_kernel(spec: dict) -> None:
@@ -161,9 +190,11 @@ def _spawn(spec: dict) -> int:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)     # the server's pipes to the grader are not the sandbox's business
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-        for path in spec.get("cgroups", []):
-            with open(os.path.join(path, "cgroup.procs"), "w") as fh:
-                fh.write(str(os.getpid()))
+        if spec.get("go"):   # wait until the grader has put this process in its cgroups
+            fd = os.open(spec["go"], os.O_RDONLY)
+            if os.read(fd, 1) != b"1":
+                os._exit(72)
+            os.close(fd)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
                              | CLONE_NEWCGROUP), "unshare")
         child = os.fork()
@@ -208,26 +239,43 @@ class ForkServer:
     and the first spawn waits for the server's "ready" line.
     """
 
-    def __init__(self, repo: str):
+    def __init__(self, repo: str, userns: bool = False):
+        import shutil
         import subprocess
         import threading
 
-        env = {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg",
-               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-c", "from grading.autograde.forkserver import serve; serve()"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
-                                     start_new_session=True)
+        # A clean environment, not the grader's: a forked kernel inherits this process's environment block
+        # (/proc/self/environ shows it even after os.environ is cleared), so nothing of the grader's may be in it.
+        env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": repo,
+               "LANG": "C.UTF-8", "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        argv = [sys.executable, "-c", "from grading.autograde.forkserver import serve; serve()"]
+        if userns:   # root inside a user namespace of its own: the grader's uid outside, nothing more
+            argv = [shutil.which("bwrap") or "bwrap", *USERNS_ARGS, "--"] + argv
+        self.userns = userns
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env=env, cwd="/", start_new_session=True)
         self.lock = threading.Lock()
         self.ready = False
 
+    def wait_ready(self) -> bool:
+        """Block until the server has imported its modules; False when it could not start."""
+        with self.lock:
+            return self._wait_ready()
+
+    def _wait_ready(self) -> bool:
+        if not self.ready:
+            line = self.proc.stdout.readline()
+            try:
+                self.ready = bool(line) and bool(json.loads(line).get("ready"))
+            except ValueError:
+                self.ready = False
+        return self.ready
+
     def spawn(self, spec: dict) -> int:
         with self.lock:
-            if not self.ready:
-                line = self.proc.stdout.readline()
-                if not line or not json.loads(line).get("ready"):
-                    raise RuntimeError("the kernel fork server did not start")
-                self.ready = True
+            if not self._wait_ready():
+                raise RuntimeError("the kernel fork server did not start")
             self.proc.stdin.write(json.dumps(spec) + "\n")
             self.proc.stdin.flush()
             answer = json.loads(self.proc.stdout.readline() or '{"error": "the fork server died"}')
@@ -243,10 +291,46 @@ class ForkServer:
             pass
 
 
+USERNS_ARGS = ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL", "--bind", "/", "/",
+               "--dev-bind", "/dev", "/dev", "--die-with-parent"]
+
+
 def available() -> bool:
-    """The fork server needs root (namespaces without a user namespace), Linux pidfds and a known arch."""
+    """The fork server as root: namespaces without a user namespace, Linux pidfds and a known arch."""
     return (hasattr(os, "geteuid") and os.geteuid() == 0 and hasattr(os, "pidfd_open")
             and os.uname().machine in SYS_PIVOT_ROOT and os.path.isdir("/mnt"))
+
+
+def userns_available() -> bool:
+    """The fork server inside a bubblewrap user namespace (for graders that are not root)."""
+    import shutil
+    import subprocess
+
+    bwrap = shutil.which("bwrap")
+    if not (bwrap and hasattr(os, "pidfd_open") and os.uname().machine in SYS_PIVOT_ROOT):
+        return False
+    try:
+        return subprocess.run([bwrap, *USERNS_ARGS, "--", "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def release(go: str, timeout: float = 10.0) -> None:
+    """Let a spawned supervisor go on (see `go` in the module docstring); gives up quietly if it is gone."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open(go, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:      # ENXIO: the supervisor has not opened it yet
+            time.sleep(0.005)
+            continue
+        try:
+            os.write(fd, b"1")
+        finally:
+            os.close(fd)
+        return
 
 
 class PidHandle:

@@ -8,7 +8,7 @@ malformed line as tampering. This is defence in depth, not the security boundary
 """
 
 
-def install(token, course_root, workdir):
+def install(token, course_root, workdir, stage=""):
     import builtins
     import json
     import linecache
@@ -19,10 +19,13 @@ def install(token, course_root, workdir):
     import types
 
     shell = get_ipython()  # noqa: F821 - exists inside IPython
+    if stage and os.path.isdir(stage):   # the submission's files into the (sized) work folder
+        import shutil
+        shutil.copytree(stage, os.getcwd(), dirs_exist_ok=True)
     sys.path.insert(0, course_root)
     modules = {"builtins": builtins, "math": math, "operator": operator}
     for name in ("torch", "torch.testing", "torch.nn.functional", "numpy", "numpy.testing",
-                 "grading", "grading.checks", "minigrad"):
+                 "grading", "grading.checks", "grading.plain", "grading.student", "minigrad"):
         try:
             modules[name] = __import__(name, fromlist=["_"])
         except Exception:  # noqa: BLE001 - a course without that module
@@ -209,6 +212,15 @@ def install(token, course_root, workdir):
             if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
                 snap["course_names"][name] = value
 
+    serve = modules.get("grading.student") and modules["grading.student"].serve
+
+    def agent(request, nonce):
+        """Answer one request of the grader's Student (plain data, framed by a nonce on stdout)."""
+        reply = serve(request, shell.user_ns) if serve else '{"unsendable": "the grader agent is missing"}'
+        sys.stdout.flush()
+        sys.stdout.write("\n" + nonce + "<" + reply + ">" + nonce + "\n")
+        sys.stdout.flush()
+
     box = types.ModuleType(token)
-    box.guard, box.before_course, box.mark_course = guard, before_course, mark_course
+    box.guard, box.before_course, box.mark_course, box.agent = guard, before_course, mark_course, agent
     sys.modules[token] = box

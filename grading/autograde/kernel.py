@@ -19,10 +19,13 @@ from pathlib import Path
 
 from jupyter_client.blocking import BlockingKernelClient
 
-from .forkserver import PidHandle
+from .forkserver import PidHandle, release
 from .sandbox import RUNTIME_INSIDE, CgroupLimits, Limits, bwrap_command, die_with_parent, fork_spec
 
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+CELL_OUTPUT_CAP = 64 * 1024    # bytes of outputs kept per cell for the graded notebook
+ERROR_TEXT_CAP = 2000          # characters of an error's name/value kept
+MAX_ERRORS = 20                # error outputs kept per cell
 
 
 @dataclass
@@ -35,8 +38,11 @@ class ExecResult:
     output_bytes: int = 0
     truncated: bool = False
     seconds: float = 0.0
-    errors: list = field(default_factory=list)   # every error output seen (ename, evalue)
+    errors: list = field(default_factory=list)   # error outputs seen (ename, evalue), capped
     marker_seen: bool = False      # the `marker` string appeared on stdout (never truncated away)
+    outputs: list = field(default_factory=list)  # nbformat output dicts, capped (CELL_OUTPUT_CAP per cell)
+    outputs_bytes: int = 0
+    outputs_capped: bool = False
 
 
 class KernelStartError(RuntimeError):
@@ -46,8 +52,9 @@ class KernelStartError(RuntimeError):
 class SandboxedKernel:
     """One kernel process in its own sandbox, talking over ipc.
 
-    engine "bwrap": bubblewrap starts a fresh interpreter; "fork": the fork server forks one with torch
-    already imported and builds the same sandbox (root only, see forkserver.py); "none": no sandbox.
+    engine "fork": the fork server (run as root) forks a kernel with torch already imported and builds the sandbox
+    itself; "bwrap": the same from a fork server that lives in a bubblewrap user namespace (any user), or, without
+    a server, bubblewrap starting a fresh interpreter; "none": no sandbox. See forkserver.py and sandbox.py.
     """
 
     def __init__(self, *, repo: Path, workdir: Path, workdir_inside: str, runtime: Path,
@@ -66,12 +73,20 @@ class SandboxedKernel:
         conn_inside = f"{RUNTIME_INSIDE}/{conn_name}" if sandboxed else str(runtime / conn_name)
         kernel_args = ["--HistoryManager.enabled=False"]
         self.cgroup = CgroupLimits(limits) if sandboxed else None
-        if engine == "fork":
+        if forkserver is not None and engine in ("fork", "bwrap"):
+            go = runtime / "go"
+            os.mkfifo(go, 0o600)
             spec = fork_spec(repo=repo, workdir=workdir, workdir_inside=workdir_inside, runtime=runtime,
                              course_files=course_files, limits=limits, connection_file=conn_inside,
-                             kernel_args=kernel_args, scratch=scratch, slot=slot,
-                             cgroups=[str(p) for p in self.cgroup.dirs])
-            self.proc = PidHandle(forkserver.spawn(spec))
+                             kernel_args=kernel_args, scratch=scratch, slot=slot, go=str(go),
+                             userns=forkserver.userns)
+            try:
+                pid = forkserver.spawn(spec)
+            except RuntimeError as exc:
+                raise KernelStartError(str(exc)) from None
+            self.cgroup.add(pid)
+            self.proc = PidHandle(pid)
+            release(str(go))
         else:
             argv = [sys.executable, "-m", "ipykernel_launcher", "-f", conn_inside] + kernel_args
             if engine == "bwrap":
@@ -88,6 +103,10 @@ class SandboxedKernel:
         self.client = BlockingKernelClient()
         self.client.load_connection_info(dict(conn, ip=str(runtime / "k")))
         self.client.start_channels()
+        self.tamper: list[str] = []          # protocol evidence: messages no request of ours explains
+        self._finished: set[str] = set()     # our requests whose reply and idle status arrived
+        self._late_ok: set[str] = set()      # our requests that timed out (their late messages are expected)
+        self._ours: set[str] = set()         # every request id we sent
 
     # -- lifecycle ---------------------------------------------------------------------------
     def wait_ready(self, timeout: float) -> None:
@@ -120,6 +139,8 @@ class SandboxedKernel:
                     pass
             if shell_ok and iopub_ok:
                 self._drain_iopub()
+                self._ours.add(msg_id)
+                self._late_ok.add(msg_id)
                 return
         raise KernelStartError(f"the kernel did not start within {timeout:.0f}s")
 
@@ -159,7 +180,37 @@ class SandboxedKernel:
     def interrupt(self) -> None:
         """Ask the kernel to interrupt the running cell (control channel, SIGINT inside)."""
         msg = self.client.session.msg("interrupt_request", {})
+        self._ours.add(msg["header"]["msg_id"])
+        self._late_ok.add(msg["header"]["msg_id"])
         self.client.control_channel.send(msg)
+
+    def _note(self, what: str) -> None:
+        if len(self.tamper) < 20:
+            self.tamper.append(what)
+
+    def _judge(self, msg: dict, channel: str, current: str = "") -> None:
+        """Protocol evidence from one message that is not part of the request being read."""
+        parent = msg.get("parent_header", {}).get("msg_id", "")
+        kind = str(msg.get("msg_type", "?"))[:40]
+        if parent in self._late_ok:
+            return
+        if parent in self._finished:
+            self._note(f"the kernel sent more ({kind} on {channel}) for a request that had already finished")
+        elif parent != current:
+            self._note(f"the kernel sent a message ({kind} on {channel}) that answers no request of the grader")
+
+    def audit(self) -> None:
+        """Read everything that arrived since the last request finished (call before the next one)."""
+        for channel, get in (("iopub", self.client.get_iopub_msg), ("shell", self.client.get_shell_msg)):
+            for _ in range(10000):
+                try:
+                    msg = get(timeout=0)
+                except queue.Empty:
+                    break
+                except Exception:  # noqa: BLE001 - a message that does not even parse or verify
+                    self._note(f"the kernel sent an unreadable message on {channel}")
+                    continue
+                self._judge(msg, channel)
 
     def _drain_iopub(self) -> None:
         while True:
@@ -178,8 +229,10 @@ class SandboxedKernel:
         start = time.monotonic()
         if not self.alive():
             return ExecResult("died", evalue="the kernel is not running")
+        self.audit()
         msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False,
                                      stop_on_error=False)
+        self._ours.add(msg_id)
         result = ExecResult("timeout")
         stdout_parts: list[str] = []
         tail = [""]
@@ -209,7 +262,14 @@ class SandboxedKernel:
                 msg = self.client.get_iopub_msg(timeout=0.05)
             except queue.Empty:
                 msg = None
-            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+            except Exception:  # noqa: BLE001 - a message that does not parse or verify
+                self._note("the kernel sent an unreadable message on iopub")
+                msg = None
+            if msg is not None and msg["parent_header"].get("msg_id") != msg_id:
+                self._judge(msg, "iopub", msg_id)
+            elif msg is not None and idle:
+                self._note(f"the kernel sent {str(msg['msg_type'])[:40]} after its idle status")
+            elif msg is not None:
                 self._record(msg, result, stdout_parts, output_budget)
                 if marker and msg["msg_type"] == "stream" and msg["content"].get("name") == "stdout":
                     window = tail[0] + msg["content"].get("text", "")
@@ -222,13 +282,22 @@ class SandboxedKernel:
                     reply = self.client.get_shell_msg(timeout=0)
                 except queue.Empty:
                     reply = None
-                if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
+                except Exception:  # noqa: BLE001
+                    self._note("the kernel sent an unreadable message on shell")
+                    reply = None
+                if reply is not None and reply["parent_header"].get("msg_id") != msg_id:
+                    self._judge(reply, "shell", msg_id)
+                elif reply is not None:
                     reply_status = reply["content"].get("status", "error")
                     if reply_status == "error" and not result.ename:
-                        result.ename = reply["content"].get("ename", "")
-                        result.evalue = reply["content"].get("evalue", "")
+                        result.ename = str(reply["content"].get("ename", ""))[:ERROR_TEXT_CAP]
+                        result.evalue = str(reply["content"].get("evalue", ""))[:ERROR_TEXT_CAP]
         if reply_status is not None and result.status != "died":
             result.status = "timeout" if interrupted_at is not None else reply_status
+        if result.status in ("ok", "error") and reply_status is not None and idle:
+            self._finished.add(msg_id)
+        else:
+            self._late_ok.add(msg_id)
         result.stdout = "".join(stdout_parts)
         result.seconds = time.monotonic() - start
         return result
@@ -238,13 +307,17 @@ class SandboxedKernel:
         kind, content = msg["msg_type"], msg["content"]
         text = ""
         if kind == "stream":
-            text = content.get("text", "")
+            text = str(content.get("text", ""))
         elif kind == "error":
-            result.errors.append((content.get("ename", ""), content.get("evalue", "")))
-            result.ename = result.ename or content.get("ename", "")
-            result.evalue = result.evalue or content.get("evalue", "")
+            ename = str(content.get("ename", ""))[:ERROR_TEXT_CAP]
+            evalue = str(content.get("evalue", ""))[:ERROR_TEXT_CAP]
+            if len(result.errors) < MAX_ERRORS:
+                result.errors.append((ename, evalue))
+            result.ename = result.ename or ename
+            result.evalue = result.evalue or evalue
         elif kind in ("execute_result", "display_data"):
             text = str(content.get("data", {}).get("text/plain", ""))
+        _keep_output(result, kind, content, text)
         size = len(text.encode("utf-8", "replace")) if text else 0
         result.output_bytes += size
         if size and budget[0] <= 0:
@@ -255,3 +328,40 @@ class SandboxedKernel:
             stdout_parts.append(kept)
             result.truncated = result.truncated or len(kept) < len(text)
         budget[0] -= size
+
+
+def _keep_output(result: ExecResult, kind: str, content: dict, text: str) -> None:
+    """Keep an nbformat-shaped copy of one output for the graded notebook, within CELL_OUTPUT_CAP per cell."""
+    room = CELL_OUTPUT_CAP - result.outputs_bytes
+    if kind not in ("stream", "error", "execute_result", "display_data") or room <= 0:
+        return
+    if kind == "stream":
+        name = "stderr" if content.get("name") == "stderr" else "stdout"
+        kept = text[:room]
+        last = result.outputs[-1] if result.outputs else None
+        if last is not None and last.get("output_type") == "stream" and last.get("name") == name:
+            last["text"] += kept
+        else:
+            result.outputs.append({"output_type": "stream", "name": name, "text": kept})
+        size = len(kept)
+    elif kind == "error":
+        tb = [str(line)[:2000] for line in list(content.get("traceback", []))[:50]]
+        out = {"output_type": "error", "ename": str(content.get("ename", ""))[:ERROR_TEXT_CAP],
+               "evalue": str(content.get("evalue", ""))[:ERROR_TEXT_CAP], "traceback": tb}
+        size = len(out["ename"]) + len(out["evalue"]) + sum(len(line) for line in tb)
+        result.outputs.append(out)
+    else:
+        data = {k: v for k, v in (content.get("data") or {}).items()
+                if k in ("text/plain", "image/png", "text/html") and isinstance(v, str) and len(v) <= room}
+        if not data:
+            return
+        out = {"output_type": kind, "data": data, "metadata": {}}
+        if kind == "execute_result":
+            out["execution_count"] = None
+        size = sum(len(v) for v in data.values())
+        result.outputs.append(out)
+    result.outputs_bytes += size
+    if result.outputs_bytes >= CELL_OUTPUT_CAP and not result.outputs_capped:
+        result.outputs_capped = True
+        result.outputs.append({"output_type": "stream", "name": "stderr",
+                               "text": f"\n[output truncated: the grader keeps {CELL_OUTPUT_CAP // 1024} KiB per cell]\n"})

@@ -47,6 +47,7 @@ def build_plan(assignment: Assignment, notebook) -> Plan:
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
         grade_id = meta.get("grade_id", "") if isinstance(meta, dict) else ""
+        grade_id = grade_id if isinstance(grade_id, str) else repr(grade_id)[:60]
         if grade_id in source_index:
             idx = source_index[grade_id]
             by_id[grade_id].append(cell)
@@ -61,7 +62,7 @@ def build_plan(assignment: Assignment, notebook) -> Plan:
             anchor = idx
             continue
         if grade_id:
-            flags.append(f"a cell claims grade id {grade_id!r}, which this assignment does not have "
+            flags.append(f"a cell claims grade id {str(grade_id)[:60]!r}, which this assignment does not have "
                          "(it ran as ordinary student code and earns nothing)")
         if cell.get("source", "").strip():
             extras[anchor].append(cell.get("source", ""))

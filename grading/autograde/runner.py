@@ -11,11 +11,14 @@ from pathlib import Path
 
 import nbformat
 
+from grading.student import Student
+
 from . import guard as g
+from . import trusted
 from .assignment import Assignment
 from .kernel import ExecResult, KernelStartError, SandboxedKernel
 from .rebuild import Plan, PlanCell, build_plan
-from .sandbox import Limits
+from .sandbox import STAGE_INSIDE, Limits
 from .scan import scan_plan
 
 MAX_RESTARTS = 3
@@ -24,6 +27,7 @@ TMP_PREFIX = "grade-"   # private folders are grade-<grader pid>-*: sweep_stale_
 GUARD_TIMEOUT = 10.0
 KERNEL_START_TIMEOUT = 60.0
 INSTALL_TIMEOUT = 120.0
+REASON_CAP = 2000        # characters of a record's reason (it lands in grades.csv and feedback)
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,15 @@ def sweep_stale_folders() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+KERNEL_MODULES = ("__init__.py", "checks.py", "plain.py", "student.py")   # grading/ files a kernel may import
+
+
 def course_files(repo: Path) -> dict[str, Path]:
     """Inside path -> outside path of the course code a kernel may read (never solutions/)."""
     files = {}
     if (repo / "minigrad").is_dir():
         files[str(repo / "minigrad")] = repo / "minigrad"
-    for name in ("__init__.py", "checks.py", "plain.py", "student.py"):
+    for name in KERNEL_MODULES:
         if (repo / "grading" / name).is_file():
             files[str(repo / "grading" / name)] = repo / "grading" / name
     return files
@@ -75,7 +82,8 @@ def grade_submission(assignment: Assignment, raw: bytes | None, problem: str | N
     tests = [{"grade_id": c.grade_id, "max_points": c.points, "points": 0.0, "outcome": "not_run",
               "message": ""} for c in assignment.tests]
     record = {"score": None, "max_score": assignment.max_score, "status": "failed", "reason": "",
-              "tests": tests, "flags": [], "events": [], "tamper": [], "seconds": 0.0}
+              "tests": tests, "flags": [], "events": [], "tamper": [], "seconds": 0.0, "cells": [],
+              "grader_errors": []}
     if raw is None:
         record["reason"] = problem or "no notebook was submitted"
         return record
@@ -99,7 +107,34 @@ def grade_submission(assignment: Assignment, raw: bytes | None, problem: str | N
     finally:
         run.close()
     record["seconds"] = round(time.monotonic() - started, 2)
+    record["cells"] = _with_markdown(assignment, record["cells"])
     return _decide(record)
+
+
+def _with_markdown(assignment: Assignment, cells: list[dict]) -> list[dict]:
+    """Put the released notebook's markdown cells back in front of the code cell each preceded."""
+    path = assignment.release_dir / assignment.notebook if assignment.release_dir else None
+    try:
+        released = nbformat.read(path, as_version=4).cells if path and path.is_file() else []
+    except Exception:  # noqa: BLE001 - no markdown rather than no grade
+        released = []
+    before: dict[int, list[dict]] = {}
+    code_seen = 0
+    for cell in released:
+        if cell.cell_type == "code":
+            code_seen += 1
+        elif cell.cell_type == "markdown":
+            before.setdefault(code_seen, []).append({"cell_type": "markdown", "source": cell.source, "grade_id": "",
+                                                     "kind": "markdown", "outputs": []})
+    out, source_cells = [], 0
+    for cell in cells:
+        if cell["kind"] != "added":
+            out += before.pop(source_cells, [])
+            source_cells += 1
+        out.append(cell)
+    for rest in before.values():
+        out += rest
+    return out
 
 
 class _Run:
@@ -128,15 +163,35 @@ class _Run:
         self.restarts = 0
         self.starts = 0
         self.memory_errors = 0
+        self.protocol: list[str] = []       # protocol evidence from every kernel this run started
+        self.lost: ExecResult | None = None  # a request of the trusted side that timed out or killed the kernel
+        sources = [c.code for c in plan.cells if c.kind in ("answer", "extra")]
+        self.student = Student(trusted.KernelTransport(self, self.protocol), lambda: sources)
+        self.trusted_ns = trusted.namespace(self.student)
 
     def close(self) -> None:
         if self.kernel:
-            self.kernel.shutdown()
+            self._retire_kernel()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _retire_kernel(self) -> None:
+        """Read what the kernel sent after its last request (evidence), then stop it."""
+        if self.kernel.alive():
+            time.sleep(0.05)
+            self.kernel.audit()
+        self.protocol += [t for t in self.kernel.tamper if t not in self.protocol]
+        self.kernel.shutdown()
+
+    def call_kernel(self, code: str, budget: list[int]) -> ExecResult:
+        """One request of the trusted side's Student (its own output allowance; the cell time limit)."""
+        res = self._exec(code, self.limits.cell_timeout, history=False, budget=budget)
+        if res.status in ("timeout", "died"):
+            self.lost = res
+        return res
 
     def _start(self) -> None:
         if self.kernel:
-            self.kernel.shutdown()
+            self._retire_kernel()
         self.starts += 1
         runtime = self.tmp / f"runtime{self.starts}"
         runtime.mkdir()
@@ -148,7 +203,8 @@ class _Run:
                                       limits=self.limits, engine=self.settings.engine,
                                       forkserver=self.settings.forkserver, scratch=self.scratch, slot=_slot())
         self.kernel.wait_ready(min(KERNEL_START_TIMEOUT, max(10.0, self._remaining())))
-        res = self._exec(g.install_code(self.token, str(repo), inside), INSTALL_TIMEOUT, history=False,
+        stage = STAGE_INSIDE if self.settings.sandbox else ""
+        res = self._exec(g.install_code(self.token, str(repo), inside, stage), INSTALL_TIMEOUT, history=False,
                          internal=True)
         if res.status != "ok":
             raise KernelStartError(f"the grader could not prepare the kernel ({res.status}: {res.ename} {res.evalue})")
@@ -157,10 +213,10 @@ class _Run:
         return self.deadline - time.monotonic()
 
     def _exec(self, code: str, timeout: float, history: bool = True, marker: str = "",
-              internal: bool = False) -> ExecResult:
+              internal: bool = False, budget: list[int] | None = None) -> ExecResult:
         """Run a cell; the grader's own snippets (internal) get their own output allowance."""
         timeout = max(0.5, min(timeout, self._remaining()))
-        budget = [INTERNAL_OUTPUT] if internal else self.budget
+        budget = budget if budget is not None else [INTERNAL_OUTPUT] if internal else self.budget
         res = self.kernel.execute(code, timeout, budget, store_history=history, marker=marker)
         if res.ename == "MemoryError" or "can't allocate memory" in res.evalue or "out of memory" in res.evalue:
             self.memory_errors += 1
@@ -210,6 +266,7 @@ class _Run:
                 if cell.kind == "course":
                     self._exec(g.before_course_code(self.token), 10, history=False, internal=True)
                 res = self._exec(cell.code, self.limits.cell_timeout)
+                record["cells"].append(_graded_cell(cell, cell.code, res))
                 ok = self._after_cell(cell, res, record)
                 if ok and res.status == "ok":
                     self.replay.append(cell)
@@ -221,6 +278,10 @@ class _Run:
             record["events"].append(f"a cell ran out of memory (limit {self.limits.memory_mb} MiB)")
         if self.budget[0] < 0:
             record["events"].append(f"output exceeded {self.limits.output_kb} KiB; the rest was discarded")
+        if self.kernel:
+            self._retire_kernel()
+            self.kernel = None
+        runtime_tamper += self.protocol
         record["tamper"] += list(dict.fromkeys(runtime_tamper))
 
     def _after_cell(self, cell: PlanCell, res: ExecResult, record: dict) -> bool:
@@ -240,12 +301,21 @@ class _Run:
         return True
 
     def _run_test(self, cell: PlanCell, test: dict, runtime_tamper: list[str], record: dict) -> bool:
+        """The visible part in the kernel, then (if it passed) the hidden blocks on the trusted side."""
+        visible, blocks = trusted.split_test(cell.code)
+        hidden = [b for b in blocks if trusted.uses_student(b)]
+        legacy = [b for b in blocks if not trusted.uses_student(b)]   # old-style: they can only run in the kernel
+        kernel_code = visible + "".join("\n" + b for b in legacy)
+        test["trusted"] = bool(hidden)
+        if legacy:
+            record.setdefault("legacy_hidden", []).append(cell.grade_id)
         before, nonce, after = g.new_nonce(), g.new_nonce(), g.new_nonce()
         pre = self._exec(g.guard_code(self.token, before, "before"), GUARD_TIMEOUT, history=False, internal=True)
-        res = self._exec(cell.code + f"\nprint({nonce!r})\n", self.limits.cell_timeout, history=False,
+        res = self._exec(kernel_code + f"\nprint({nonce!r})\n", self.limits.cell_timeout, history=False,
                          marker=nonce)
         post = self._exec(g.guard_code(self.token, after, "after"), GUARD_TIMEOUT, history=False, internal=True) \
             if res.status not in ("died",) and self.kernel.alive() else None
+        record["cells"].append(_graded_cell(cell, visible, res, marker=nonce))
         problems = _guard_problems(g.read_guard(pre.stdout, before) if pre.status == "ok" else None, "before")
         if post is not None and post.status != "died":
             problems += _guard_problems(g.read_guard(post.stdout, after) if post.status == "ok" else None, "after")
@@ -253,21 +323,68 @@ class _Run:
             runtime_tamper.append(f"{cell.grade_id}: " + "; ".join(problems))
         passed = res.status == "ok" and not res.errors and res.marker_seen and not res.ename
         test["seconds"] = round(res.seconds, 2)
-        if passed:
-            test["outcome"], test["points"], test["message"] = "passed", cell.points, ""
-        elif res.status in ("timeout", "died"):
+        if res.status in ("timeout", "died"):
             test["outcome"] = res.status
             test["message"] = ("the test ran past the time limit" if res.status == "timeout"
                                else "the kernel died during the test")
         elif res.status == "ok" and not res.ename and not res.marker_seen:
             test["outcome"] = "error"
             test["message"] = "the test did not run to its end (its completion mark never appeared)"
-        else:
+        elif not passed:
             test["outcome"] = "failed"
             test["message"] = _message(res)
         if res.status == "ok" or res.status == "error":
-            self.replay.append(PlanCell("test", cell.code, cell.grade_id))
-        return self._after_cell(cell, res, record)
+            self.replay.append(PlanCell("test", kernel_code, cell.grade_id))
+        if not self._after_cell(cell, res, record):
+            return False
+        if passed:
+            verdict = self._hidden(cell, hidden, record) if hidden else trusted.HiddenVerdict("passed")
+            test["outcome"], test["message"] = verdict.outcome, verdict.message
+            test["points"] = cell.points if verdict.outcome == "passed" else 0.0
+            if self.lost is not None:
+                lost, self.lost = self.lost, None
+                return self._after_cell(cell, lost, record)
+        return True
+
+    def _hidden(self, cell: PlanCell, blocks: list[str], record: dict) -> trusted.HiddenVerdict:
+        started = time.monotonic()
+        verdict = trusted.run_hidden(blocks, self.trusted_ns, cell.grade_id)
+        if verdict.grader_error:
+            record["grader_errors"].append(f"{cell.grade_id}: {verdict.grader_error}")
+            record["events"].append(f"the grader's hidden test {cell.grade_id} could not run (see grader_errors)")
+        record["tests"][[t["grade_id"] for t in record["tests"]].index(cell.grade_id)]["hidden_seconds"] = \
+            round(time.monotonic() - started, 2)
+        return verdict
+
+
+def _graded_cell(cell: PlanCell, source: str, res: ExecResult | None, marker: str = "") -> dict:
+    """One cell of the notebook as graded (for the autograded notebook and feedback); a test cell's `source` is
+    its visible part only, and the grader's completion mark is taken out of its output."""
+    kind = {"extra": "added"}.get(cell.kind, cell.kind)
+    outputs = list(res.outputs) if res is not None else []
+    if marker:
+        for o in outputs:
+            if o.get("output_type") == "stream":
+                o["text"] = o["text"].replace(marker + "\n", "")
+        outputs = [o for o in outputs if o.get("output_type") != "stream" or o["text"]]
+    out = {"cell_type": "code", "source": source, "grade_id": cell.grade_id if cell.kind in ("answer", "test") else "",
+           "kind": kind, "outputs": outputs}
+    if cell.kind == "answer" and res is not None and res.ename:
+        error = {"ename": res.ename[:200], "evalue": res.evalue[:2000]}
+        if res.ename in ("SyntaxError", "IndentationError", "TabError"):
+            error["lineno"] = _syntax_line(source)
+        out["error"] = error
+    return out
+
+
+def _syntax_line(source: str):
+    try:
+        compile(source, "<answer>", "exec")
+    except SyntaxError as exc:
+        return exc.lineno
+    except (ValueError, MemoryError, RecursionError):
+        return None
+    return None
 
 
 def _guard_problems(report, phase: str) -> list[str]:
@@ -300,7 +417,7 @@ def _decide(record: dict) -> dict:
     if record["tamper"]:
         withheld = 0.0
         for t in tests:
-            if t["outcome"] == "passed":
+            if t["outcome"] == "passed" and not t.get("trusted"):   # decided in the kernel only: can be forged
                 withheld += t["points"]
                 t["outcome"], t["points"] = "withheld", 0.0
                 t["message"] = "points withheld pending review (possible tampering, see the reason)"
@@ -309,5 +426,6 @@ def _decide(record: dict) -> dict:
     reasons += record["flags"] + record["events"]
     record["score"] = float(sum(t["points"] for t in tests))
     record["status"] = "needs_review" if reasons else "graded"
-    record["reason"] = "; ".join(reasons)
+    reason = "; ".join(reasons)
+    record["reason"] = reason if len(reason) <= REASON_CAP else reason[:REASON_CAP - 3] + "..."
     return record

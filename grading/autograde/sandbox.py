@@ -15,6 +15,7 @@ from pathlib import Path
 
 HOME = "/home/student"
 RUNTIME_INSIDE = f"{HOME}/.local/share/jupyter/runtime"
+STAGE_INSIDE = "/opt/submission"   # the submission's files, read-only; copied into the sized work folder at start
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class Limits:
     output_kb: int = 1024          # total output kept per notebook
     processes: int = 64            # processes/threads inside the sandbox
     file_mb: int = 256             # largest file the kernel may write
+    tmp_mb: int = 256              # size of the sandbox's /tmp (a tmpfs of its own)
+    shm_mb: int = 64               # size of the sandbox's /dev/shm
+    work_mb: int = 256             # size of the work folder (a tmpfs of its own, filled from the submission)
+    work_inodes: int = 4096        # files and folders in the work folder, /tmp and /dev/shm (fork engine)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -61,13 +66,15 @@ def bwrap_command(*, repo: Path, workdir_outside: Path, workdir_inside: str, run
         if os.path.exists(system_dir):
             cmd += ["--ro-bind", system_dir, system_dir]
     # /tmp first: a venv or checkout that lives under /tmp must be bound on top of it, not hidden by it.
-    cmd += ["--tmpfs", "/tmp"]
+    cmd += ["--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--dir", HOME]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.shm_mb << 20), "--tmpfs", "/dev/shm",
+            "--dir", HOME]
     for inside, outside in course_files.items():
         cmd += ["--ro-bind", str(outside), inside]
-    cmd += ["--bind", str(workdir_outside), workdir_inside,
+    cmd += ["--ro-bind", str(workdir_outside), STAGE_INSIDE,
+            "--size", str(limits.work_mb << 20), "--tmpfs", workdir_inside,
             "--bind", str(runtime_outside), RUNTIME_INSIDE,
             "--chdir", workdir_inside, "--clearenv",
             "--setenv", "HOME", HOME, "--setenv", "USER", "student", "--setenv", "LANG", "C.UTF-8",
@@ -86,15 +93,17 @@ FORK_UID_BASE = 61000   # + a per-sandbox number: an unprivileged uid of its own
 
 def fork_spec(*, repo: Path, workdir: Path, workdir_inside: str, runtime: Path, course_files: dict[str, Path],
               limits: Limits, connection_file: str, kernel_args: list[str], scratch: Path, slot: int,
-              cgroups: list[str]) -> dict:
+              go: str, userns: bool = False) -> dict:
     """What the fork server needs to build the same sandbox bwrap_command describes."""
     env = dict(STUDENT_ENV, PATH=f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin", VIRTUAL_ENV=sys.prefix)
     return {"ro": [d for d in SYSTEM_DIRS] + _python_roots(), "course": {k: str(v) for k, v in course_files.items()},
             "workdir": str(workdir), "workdir_inside": workdir_inside, "runtime": str(runtime),
-            "runtime_inside": RUNTIME_INSIDE, "home": HOME, "scratch": str(scratch), "tmp_mb": 512,
-            "uid": FORK_UID_BASE + slot, "memory_mb": limits.memory_mb, "processes": limits.processes,
+            "runtime_inside": RUNTIME_INSIDE, "home": HOME, "scratch": str(scratch), "tmp_mb": limits.tmp_mb,
+            "shm_mb": limits.shm_mb, "work_mb": limits.work_mb, "inodes": limits.work_inodes,
+            "stage_inside": STAGE_INSIDE,
+            "uid": 0 if userns else FORK_UID_BASE + slot, "userns": userns, "go": go, "memory_mb": limits.memory_mb, "processes": limits.processes,
             "file_mb": limits.file_mb, "env": env, "connection_file": connection_file, "kernel_args": kernel_args,
-            "hide_paths": [str(repo)], "cgroups": cgroups}
+            "hide_paths": [str(repo)]}
 
 
 def rlimit_prefix(limits: Limits) -> list[str]:
@@ -137,6 +146,15 @@ class CgroupLimits:
                     (path / key).write_text(value)
                 except OSError:
                     pass
+
+    def add(self, pid: int) -> None:
+        """Move process `pid` into the cgroups (its children to come are then born inside them)."""
+        for path in self.dirs:
+            try:
+                with open(path / "cgroup.procs", "w") as fh:
+                    fh.write(str(pid))
+            except OSError:
+                pass
 
     def enter(self) -> None:
         """Move the calling process into the cgroups and tie its life to ours (Popen's preexec_fn)."""

@@ -121,10 +121,35 @@ def test_scan_names_tamper_tools(code, word):
     assert any(word in f for f in findings(code)), findings(code)
 
 
+@pytest.mark.parametrize("code, word", [
+    ('import sys\ngetattr(sys, "set" "trace")(f)', "trace"), ("b = len.__self__\nb.print = p", "builtins"),
+    ('globals()["check_tensor"] = lambda *a, **k: None', "namespaces"), ("from inspect import currentframe", "frames"),
+    ("import grading.checks as ck\nck.fail = print", "grader's or the kernel's own modules"),
+    ("import linecache", "source code"), ("get_ipython().events.register('pre_run_cell', f)", "IPython"),
+    ("import signal\nsignal.setitimer(signal.ITIMER_REAL, 0.1)", "signals"), ("import sys\nsys.last_value", "sys.last_value"),
+])
+def test_scan_sees_through_the_disguises_of_issue_14(code, word):
+    assert any(word in f for f in findings(code)), findings(code)
+
+
+def test_scan_is_linear_and_capped_so_one_student_cannot_stall_the_grader():
+    import time
+
+    started = time.monotonic()
+    assert findings("\n" * 60_000 + "x = 1") == []
+    assert findings("torch.equal = f" + "\n" * 150_000)        # still read to the end
+    assert time.monotonic() - started < 2.0
+    assert findings("x = 1\n" * 50_000) == ["the cell is too large to inspect (300000 characters)"]
+    assert findings("-" * 100_000 + "1") == ["the cell could not be inspected (nested too deeply or not text)"]
+
+
 def test_scan_ignores_honest_code_and_what_the_reference_uses():
     assert findings("def scale(x, k):\n    return x * k") == []
     assert findings("return x.all()", reference="return x.all()") == []
     assert findings("import os\nos.environ", reference="import os\nos.environ") == []
+    honest = 'def f(x):\n    """Stack, compile and eval: a docstring is prose."""\n    model.eval()\n' \
+             '    y = torch.stack([x, x]).sum()\n    kernel = torch.compile(g)\n    return y.modules()'
+    assert findings(honest) == []
 
 
 # --- submissions: folders and LMS zips ---------------------------------------------------------------------------
@@ -268,3 +293,54 @@ def test_guard_report_needs_its_nonce():
     assert guard.read_guard(line.replace(nonce, guard.new_nonce()), nonce) is None
     assert guard.read_guard("", nonce) is None
     assert guard.new_nonce() != guard.new_nonce()
+
+
+# --- hidden tests: decided on the trusted side -------------------------------------------------------------------
+
+from grading.autograde import trusted  # noqa: E402
+from grading.nbgrader_util import assignments  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+# converted by the rewrite of their questions (issue 12); remove each name once its hidden tests use `student`
+NOT_YET_IN_THE_VOCABULARY = {"02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians"}
+
+
+@pytest.mark.parametrize("course, name", [(REPO, n) for n in assignments()] + [(FIXTURE_COURSE, FIXTURE)])
+def test_every_graded_test_cell_is_rechecked_on_the_trusted_side(course, name):
+    """Each test cell has a hidden block that uses `student`: the visible part runs where the student's code can
+    reach it, so a verdict needs a re-check the grader runs itself."""
+    if name in NOT_YET_IN_THE_VOCABULARY:
+        pytest.xfail(f"{name}: hidden tests are rewritten in the vocabulary by issue 12")
+    missing = []
+    for cell in load_assignment(course, name).tests:
+        visible, blocks = trusted.split_test(cell.source)
+        if not any(trusted.uses_student(b) for b in blocks):
+            missing.append(cell.grade_id)
+    assert missing == [], f"{name}: test cells without a hidden block that uses `student`: {missing}"
+
+
+def test_hidden_blocks_split_from_the_visible_part_and_only_vocabulary_blocks_count():
+    source = "x = 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS\n" \
+             "y = 2\n### BEGIN HIDDEN TESTS\ncheck_equal(student.call('f', 2), 4, 'f(2)')\n### END HIDDEN TESTS\n"
+    visible, blocks = trusted.split_test(source)
+    assert visible == "x = 1\ny = 2\n" and len(blocks) == 2
+    assert [trusted.uses_student(b) for b in blocks] == [False, True]
+    assert visible == strip_hidden(source)
+
+
+def test_a_hidden_verdict_carries_the_checkers_message_never_hidden_source():
+    from grading.student import Student, serve
+
+    ns_student = {}
+    exec("def f(x):\n    raise ValueError('no ' * 400)\ndef g(x):\n    return x + 1", ns_student)
+    ns = trusted.namespace(Student(lambda text: serve(text, ns_student), list))
+    secret = "check_equal(student.call('g', 1), 3, 'g(1)')  # SECRET-EXPECTED"
+    verdict = trusted.run_hidden([secret], ns, "t")
+    assert verdict.outcome == "failed" and verdict.message == "g(1): expected 3, got 2."
+    verdict = trusted.run_hidden(["student.call('f', 1)"], ns, "t")
+    assert verdict.outcome == "failed" and verdict.message.startswith("f(1) raised ValueError;")
+    assert "no no" not in verdict.message      # the student's own text (it could carry the hidden inputs)
+    verdict = trusted.run_hidden(["undefined_helper(1)  # SECRET"], ns, "t")
+    assert verdict.outcome == "error" and "SECRET" not in verdict.message and "undefined_helper" not in verdict.message
+    assert "NameError" in verdict.grader_error and "line 1 of <hidden test t #1>" in verdict.grader_error
+    assert trusted.run_hidden([secret.replace("3", "2")], ns, "t").outcome == "passed"

@@ -6,6 +6,7 @@ student's grade and files alone. The honest students graded in the same batch pr
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import textwrap
 
@@ -173,6 +174,155 @@ def attacks(out_dir, sub_dir) -> dict[str, object]:
         def make_range(n):
             socket.create_connection(('1.1.1.1', 53), timeout=2)
             return torch.arange(n, dtype=torch.float32)""")}, answered={"scale", "total"})
+    # 9. issue 14: code in the student's own kernel that rewrites or watches the tests while they run
+    patch_all = "torch.equal = torch.allclose = math.isclose = lambda *a, **k: True"
+    a["t9_input_transformer"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        ip = get_ipython()
+        def blank_tests(lines):
+            return ["pass\\n"] if any("make_range(" in l or "scale(" in l or "total(" in l for l in lines) else lines
+        ip.input_transformers_cleanup.append(blank_tests)
+        ip.input_transformers_post.append(blank_tests)"""))])
+    a["t9_compiler"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        ip = get_ipython()
+        class Lenient(type(ip.compile)):
+            def __call__(self, source, filename, symbol):
+                if "assert" in source:
+                    source = "pass"
+                return super().__call__(source, filename, symbol)
+        ip.compile = Lenient()"""))])
+    a["t9_prefilter"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        pm = get_ipython().prefilter_manager
+        real = pm.prefilter_lines
+        pm.prefilter_lines = lambda lines, continue_prompt=False: "pass" if "assert" in lines else real(lines, continue_prompt)"""))])
+    a["t9_run_cell_events"] = nb_with(WRONG, extra=[("setup", textwrap.dedent(f"""\
+        import math
+        real = (torch.equal, torch.allclose, math.isclose)
+        def before(info):
+            if "assert" in (info.raw_cell or ""):
+                {patch_all}
+        def after(result):
+            torch.equal, torch.allclose, math.isclose = real
+        get_ipython().events.register("pre_run_cell", before)
+        get_ipython().events.register("post_run_cell", after)"""))])
+    a["t9_trace_hook"] = nb_with(WRONG, extra=[("setup", textwrap.dedent(f"""\
+        import sys, math
+        tracer = getattr(sys, "set" "trace")
+        def hook(frame, event, arg):
+            if "assert" in "".join(__import__("linecache").getlines(frame.f_code.co_filename)):
+                {patch_all}
+                tracer(None)
+            return None
+        tracer(hook)"""))])
+    a["t9_alarm"] = nb_with(WRONG, extra=[("setup", textwrap.dedent(f"""\
+        import signal, math
+        def tick(*_):
+            {patch_all}
+        signal.signal(signal.SIGALRM, tick)
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)"""))])
+    a["t9_replace_guard_and_agent"] = nb_with(WRONG, extra=[("setup", textwrap.dedent(f"""\
+        import sys, json, math, types
+        for name, mod in list(sys.modules.items()):
+            if isinstance(mod, types.ModuleType) and hasattr(mod, "guard") and hasattr(mod, "agent"):
+                mod.guard = lambda nonce, phase: print(json.dumps({{"guard": nonce, "fixes": [], "audit": []}}))
+                mod.agent = lambda request, nonce: print("\\n" + nonce + '<{{"ok": 6.0}}>' + nonce)
+        {patch_all}"""))])
+    a["t9_checks_privates"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        import grading.checks as ck
+        ck._compare_values = ck._require_tensor = lambda *a, **k: None
+        ck.fail = ck.check = lambda *a, **k: None"""))])
+    a["t9_shadow_builtins"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        b = len.__self__
+        globals()["AssertionError"] = type("Never", (Exception,), {})
+        isinstance = lambda *a: True
+        type = lambda *a: torch.Tensor if a and hasattr(a[0], "shape") else float
+        b.AssertionError = type.__class__("Never", (Exception,), {})"""))])
+    a["t9_bind_setup_names"] = nb_with(WRONG, extra=[("", textwrap.dedent("""\
+        import sys, types, math as _m
+        import torch as _t
+        fake = types.ModuleType("torch")
+        fake.__dict__.update(_t.__dict__)
+        fake.equal = fake.allclose = lambda *a, **k: True
+        sys.modules["torch"] = fake
+        fake_math = types.ModuleType("math")
+        fake_math.__dict__.update(_m.__dict__)
+        fake_math.isclose = lambda *a, **k: True
+        sys.modules["math"] = fake_math"""))])
+    a["t9_read_test_source"] = nb_with({
+        "make_range": textwrap.dedent("""\
+            import inspect, linecache, re
+            def make_range(n):
+                caller = inspect.currentframe().f_back
+                source = "".join(linecache.getlines(caller.f_code.co_filename))
+                found = re.search(r"torch\\.tensor\\((\\[[^\\]]*\\])\\)", source)
+                return torch.tensor(eval(found.group(1))) if found else torch.zeros(0)"""),
+        "scale": "def scale(x, k):\n    return x",
+        "total": "def total(x):\n    return 6.0",
+    })
+    a["t9_forge_protocol"] = nb_with(WRONG, extra=[("setup", textwrap.dedent("""\
+        import re
+        ip = get_ipython()
+        k = ip.kernel
+        def forge(info):
+            marks = re.findall(r"print\\('([0-9a-f]{32})'\\)", info.raw_cell or "")
+            if not marks:
+                return
+            parent = k.get_parent("shell")
+            k.session.send(k.iopub_socket, "stream", {"name": "stdout", "text": marks[-1] + "\\n"}, parent=parent,
+                           ident=k._topic("stream"))
+            k.session.send(k.shell_stream, "execute_reply", {"status": "ok", "execution_count": 1,
+                           "user_expressions": {}, "payload": []}, parent=parent, ident=k._parent_ident["shell"])
+            k._publish_status("idle", "shell", parent)
+        ip.events.register("pre_run_cell", forge)"""))])
+    # 10. leaks: the test's text, sys.last_value and the grader's environment raised as errors into feedback
+    a["t10_raise_test_text"] = nb_with({
+        "make_range": textwrap.dedent("""\
+            import inspect, linecache
+            def make_range(n):
+                frames = inspect.stack()
+                raise ValueError(" ".join("".join(linecache.getlines(f.filename)) for f in frames)[:100000])"""),
+        "scale": textwrap.dedent("""\
+            import sys
+            def scale(x, k):
+                raise ValueError(repr(getattr(sys, "last_value", None)))"""),
+        "total": textwrap.dedent("""\
+            import os, posix
+            def total(x):
+                raise ValueError(repr(dict(os.environ)) + repr(posix.environ))"""),
+    })
+    # 11. disturbing others: slow scans, huge ids, error floods, full disks
+    a["t11_blank_lines"] = student_notebook(FIXTURE_COURSE, FIXTURE, overrides={
+        "scale": "\n" * 60_000 + "def scale(x, k):\n    return x * k"})
+    huge_id = nb_with(answered={"scale"})
+    huge_id.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "g" * 5_000_000,
+                                                                                    "solution": True}}))
+    a["t11_huge_grade_id"] = huge_id
+    a["t11_error_flood"] = nb_with({"make_range": textwrap.dedent("""\
+        from IPython.display import display
+        for i in range(25):
+            try:
+                raise ValueError("e" * (2 << 20))
+            except ValueError:
+                get_ipython().showtraceback()""")}, answered={"scale", "total"})
+    a["t11_fill_disk"] = nb_with({"make_range": textwrap.dedent("""\
+        import os
+        for folder in (".", "/tmp", "/dev/shm"):
+            try:
+                with open(folder + "/fill", "wb") as fh:
+                    for _ in range(2048):
+                        fh.write(b"0" * (1 << 20))
+            except OSError:
+                pass
+            try:
+                for i in range(100_000):
+                    open(f"{folder}/f{i}", "w").close()
+            except OSError:
+                pass""")}, answered={"scale", "total"})
+    # 12. our own: results the grader cannot take, lying return values, answers that stall the agent
+    a["t12_unsendable_results"] = nb_with({
+        "make_range": "def make_range(n):\n    return torch.arange(n, dtype=torch.float32) if n != 5 else torch.zeros(20_000_000)",
+        "scale": "def scale(x, k):\n    class Any:\n        def __eq__(self, o): return True\n    return Any()",
+        "total": "def total(x):\n    while True:\n        pass",
+    })
     # damaged submissions, next to the attacks
     a["z_truncated"] = nbformat.writes(nb_with()).encode()[:300]
     a["z_not_json"] = b"\x00\x01garbage"
@@ -194,8 +344,12 @@ def graded(tmp_path_factory, request):
         write_submission(subs, student, FIXTURE, NB, nb)
     honest_file = subs / "honest_full" / FIXTURE / NB
     before = hashlib.sha256(honest_file.read_bytes()).hexdigest()
-    proc = run_grade(FIXTURE, subs, out, "--jobs", "2", "--cell-timeout", "8", "--notebook-timeout", "60",
-                     "--memory-mb", "2048", "--output-kb", "256", "--sandbox", request.param)
+    os.environ["GRADER_ONLY_SECRET"] = "do-not-leak"    # as if set for the grader: must never reach a student
+    try:
+        proc = run_grade(FIXTURE, subs, out, "--jobs", "2", "--cell-timeout", "8", "--notebook-timeout", "60",
+                         "--memory-mb", "2048", "--output-kb", "256", "--sandbox", request.param)
+    finally:
+        del os.environ["GRADER_ONLY_SECRET"]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert hashlib.sha256(honest_file.read_bytes()).hexdigest() == before
     checks = REPO / "grading" / "checks.py"  # another engineer may edit it meanwhile: only look for the attack
@@ -321,4 +475,59 @@ def test_every_student_has_exactly_one_row_and_feedback(graded):
     assert set(grades) == students
     for student in students:
         page = (out / "feedback" / f"{student}.html").read_text()
-        assert "BEGIN HIDDEN TESTS" not in page and "make_range(0)" not in page
+        for hidden in ("BEGIN HIDDEN TESTS", "student.call", "check_tensor(", "torch.full((3,), 2.5)", "-x,"):
+            assert hidden not in page, (student, hidden)
+
+
+ISSUE_14_ATTACKS = ["t9_input_transformer", "t9_compiler", "t9_prefilter", "t9_run_cell_events", "t9_trace_hook",
+                    "t9_alarm", "t9_replace_guard_and_agent", "t9_checks_privates", "t9_shadow_builtins",
+                    "t9_bind_setup_names", "t9_forge_protocol"]
+
+
+@pytest.mark.parametrize("student", ISSUE_14_ATTACKS)
+def test_code_in_the_kernel_cannot_reach_the_verdict(graded, student):
+    """Wrong answers plus any trick inside the kernel: every hidden verdict is decided outside, so nothing passes."""
+    out, grades, _ = graded
+    assert_no_gain(out, grades, student, 0)
+    assert all(outcome != "passed" for outcome, _ in _points(out, student).values()), _points(out, student)
+
+
+def test_reading_the_running_tests_source_only_finds_the_visible_part(graded):
+    out, grades, _ = graded
+    # the visible test of make_range is beaten by reading its source; the hidden one, decided outside, is not
+    assert _points(out, "t9_read_test_source")["test_make_range"] == ("failed", 0.0)
+    assert float(grades["t9_read_test_source"]["score"]) <= POINTS["test_total"]
+
+
+def test_forged_replies_are_seen_as_messages_for_a_finished_request(graded):
+    out, grades, _ = graded
+    result = read_result(out, "t9_forge_protocol")
+    assert any("already finished" in t or "answers no request" in t for t in result["tamper"]), result["tamper"]
+
+
+def test_nothing_hidden_or_of_the_graders_leaks_into_feedback_or_results(graded):
+    out, grades, _ = graded
+    for where in [out / "feedback" / "t10_raise_test_text.html", out / "results" / "t10_raise_test_text.json"]:
+        text = where.read_text()
+        for secret in ("BEGIN HIDDEN", "student.call", "check_tensor(student", "GRADER_ONLY_SECRET", "do-not-leak"):
+            assert secret not in text, (where.name, secret)
+    assert float(grades["t10_raise_test_text"]["score"]) == 0
+
+
+def test_one_student_cannot_disturb_another(graded):
+    out, grades, proc = graded
+    assert grades["t11_blank_lines"]["score"] and float(grades["t11_blank_lines"]["score"]) == FULL
+    row = grades["t11_huge_grade_id"]                 # csv read it back: no 5 MB field
+    assert len(row["reason"]) <= 2000 and "g" * 100 not in row["reason"]
+    assert float(row["score"]) == POINTS["test_scale"]
+    assert (out / "results" / "t11_error_flood.json").stat().st_size < 2 << 20
+    for student in ("t11_error_flood", "t11_fill_disk"):
+        assert float(grades[student]["score"]) == POINTS["test_scale"] + POINTS["test_total"], grades[student]
+
+
+def test_results_the_grader_cannot_take_fail_with_the_checkers_reason(graded):
+    out, grades, _ = graded
+    tests = {t["grade_id"]: t for t in read_result(out, "t12_unsendable_results")["tests"]}
+    assert "cannot receive" in tests["test_make_range"]["message"] and "64 MiB" in tests["test_make_range"]["message"]
+    assert tests["test_scale"]["points"] == 0 and tests["test_total"]["outcome"] in ("timeout", "failed")
+    assert float(grades["t12_unsendable_results"]["score"]) == 0

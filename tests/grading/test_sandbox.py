@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from grading.autograde.sandbox import Limits
 from grading_helpers import NEEDS_BWRAP, REPO
 
 ENGINES = [pytest.param("bwrap", marks=NEEDS_BWRAP),
+           pytest.param("bwrap-server", marks=pytest.mark.skipif(not forkserver.userns_available(),
+                                                                 reason="needs bwrap with user namespaces")),
            pytest.param("fork", marks=pytest.mark.skipif(not forkserver.available(),
                                                          reason="the fork engine needs root on Linux"))]
 
@@ -29,6 +32,18 @@ def can(f):
 def write(path):
     with open(path, 'w') as fh:
         fh.write('x')
+def stack_environment():
+    # the environment block the process started with, read from its own stack (what ctypes lets a student do)
+    import ctypes
+    end = ctypes.c_void_p.in_dll(ctypes.CDLL(None), "__libc_stack_end").value
+    argc = ctypes.c_long.from_address(end).value
+    envp, found = end + 8 * (argc + 2), []
+    for i in range(1000):
+        ptr = ctypes.c_void_p.from_address(envp + 8 * i).value
+        if not ptr:
+            break
+        found.append(ctypes.string_at(ptr).decode('utf-8', 'replace'))
+    return ' '.join(found)
 def connect():
     socket.create_connection(('1.1.1.1', 53), timeout=2)
 report = {
@@ -48,27 +63,57 @@ report = {
     'cap_eff': [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0],
     'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
     'hostname': socket.gethostname(),
+    'environ_block': repr(__import__('posix').environ) + stack_environment(),
+    'sizes': {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ('/tmp', '/dev/shm', '.')},
+    'stage': sorted(os.listdir('/opt/submission')),
+    'write_stage': can(lambda: write('/opt/submission/x')),
 }
+def fill(folder, mb):
+    try:
+        with open(folder + '/big', 'wb') as fh:
+            for _ in range(mb):
+                fh.write(b'0' * (1 << 20))
+        return False
+    except OSError:
+        return True
+    finally:
+        try:
+            os.remove(folder + '/big')
+        except OSError:
+            pass
+def many(folder, n):
+    try:
+        for i in range(n):
+            open(f'{folder}/f{i}', 'w').close()
+        return False
+    except OSError:
+        return True
+report['full'] = {p: fill(p, 40) for p in ('/tmp', '/dev/shm', '.')}
+report['inodes_capped'] = {p: many(p, 700) for p in ('/tmp', '/dev/shm', '.')}
 print(json.dumps(report))
 """
 
 
 @pytest.fixture(scope="module", params=ENGINES)
 def report(request):
-    server = forkserver.ForkServer(str(REPO)) if request.param == "fork" else None
+    os.environ["GRADER_ONLY_SECRET"] = "do-not-leak"      # as if set for the grader (a token, a password)
+    server = forkserver.ForkServer(str(REPO), userns=request.param == "bwrap-server") \
+        if request.param in ("fork", "bwrap-server") else None
+    del os.environ["GRADER_ONLY_SECRET"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "work").mkdir()
         (tmp / "run").mkdir()
         secret = tmp / "grader_only.txt"
         secret.write_text("secret")
-        limits = Limits(memory_mb=1536)
+        (tmp / "work" / "data.csv").write_text("1,2\n")
+        limits = Limits(memory_mb=1536, tmp_mb=16, shm_mb=8, work_mb=32, work_inodes=500)
         (tmp / "root").mkdir()
         for sub in ("work", "run"):
             (tmp / sub).chmod(0o777)
         kernel = SandboxedKernel(repo=REPO, workdir=tmp / "work", workdir_inside=str(REPO / "exercises" / "probe"),
                                  runtime=tmp / "run", course_files=course_files(REPO), limits=limits,
-                                 engine=request.param, forkserver=server, scratch=tmp / "root")
+                                 engine=request.param.split("-")[0], forkserver=server, scratch=tmp / "root")
         try:
             kernel.wait_ready(60)
             res = kernel.execute(PROBE % {"repo": str(REPO), "outside": str(secret)}, 60, [1 << 20])
@@ -79,6 +124,7 @@ def report(request):
         assert res.status == "ok", res
         data = json.loads(res.stdout.strip().splitlines()[-1])
         data["written"] = (tmp / "work" / "answer.txt").exists()
+        data["engine"] = request.param
         return data
 
 
@@ -90,7 +136,23 @@ def test_solutions_tests_and_grader_files_are_invisible(report):
 
 def test_system_and_course_code_are_read_only_but_the_workdir_is_not(report):
     assert not report["write_usr"] and not report["write_checks"]
-    assert report["write_workdir"] and report["written"] and report["write_tmp"]
+    assert report["write_workdir"] and report["write_tmp"]
+    assert not report["written"]          # the work folder is the sandbox's own (sized) copy
+    assert report["stage"] == ["data.csv"] and not report["write_stage"]
+
+
+def test_the_grader_environment_never_reaches_the_sandbox(report):
+    """Not in os.environ, nor in the interpreter's start-up copy (posix.environ) or the environment block on the
+    process's stack, under both engines (a forked kernel inherits the fork server's block)."""
+    assert "GRADER_ONLY_SECRET" not in report["environ_block"] and "do-not-leak" not in report["environ_block"]
+    assert "GRADER_ONLY_SECRET" not in report["env"]
+
+
+def test_tmp_shm_and_the_work_folder_are_sized(report):
+    assert report["sizes"] == {"/tmp": 16 << 20, "/dev/shm": 8 << 20, ".": 32 << 20}
+    assert report["full"] == {"/tmp": True, "/dev/shm": True, ".": True}
+    if report["engine"] != "bwrap":       # inode caps need a fork server's own mounts (bwrap cannot set them)
+        assert report["inodes_capped"] == {"/tmp": True, "/dev/shm": True, ".": True}
 
 
 def test_no_network(report):
