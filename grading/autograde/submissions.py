@@ -83,14 +83,20 @@ def discover(path: Path, assignment: str, notebook: str, id_pattern: str | None 
     fmt, reader = _reader(kept, assignment, id_pattern, lms_name)
     receipts = _blackboard_receipts(kept) if fmt == "blackboard" else {}
     owned: dict[str, list[tuple[lms.Owner, Entry]]] = {}
-    unidentified = []
+    unidentified, elsewhere = [], []
     for entry in kept:
         owner = reader(entry.path, assignment=assignment, timezone=tz, receipts=receipts)
+        if owner is None and fmt == "nbgrader":   # a folder's other assignments and loose files: not this one's
+            elsewhere.append(entry.path)
+            continue
         problem = _unreadable(owner, fmt, entry.path, assignment)
         if problem:
             unidentified.append(_unidentified(entry.path, problem))
         else:
             owned.setdefault(owner.student_id, []).append((owner, entry))
+    if elsewhere:
+        notes.append(f"ignored {len(elsewhere)} files outside <student>/{assignment}/ (other assignments, loose "
+                     f"files), e.g. {clip(elsewhere[0])}")
     unidentified += _conflicts(owned)
     subs = [_pick(sid, items, fmt, assignment, notebook) for sid, items in sorted(owned.items())]
     if fmt == "nbgrader" and path.is_dir():
