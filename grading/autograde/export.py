@@ -113,11 +113,19 @@ def _canvas_roster(path: Path) -> dict:
     return {"columns": list(next(iter(roster.extra.values())).keys()), "rows": roster.extra}
 
 
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
 def _canvas_column(roster: dict | None, assignment: str) -> str:
+    """The roster's assignment column 'Name (id)' whose name matches ours (case, spaces and _ aside)."""
     if roster:
-        for col in roster["columns"]:
-            if re.match(rf"^{re.escape(assignment)}\b.*\(\d+\)$", col):
-                return col
+        matches = [c for c in roster["columns"]
+                   if re.search(r"\(\d+\)$", c) and _key(re.sub(r"\(\d+\)$", "", c)) == _key(assignment)]
+        if len(matches) == 1:
+            return matches[0]
+        print(f"  warning: {'several' if matches else 'no'} Canvas roster column(s) match {assignment!r}"
+              f"{': ' + ', '.join(matches) if matches else ''}; pass --canvas-column 'Name (id)'", file=sys.stderr)
     return assignment
 
 
