@@ -45,10 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grade-the-rest", action="store_true",
                    help="when some entries cannot be assigned to exactly one student, grade the others anyway "
                         "(each such entry gets a failed row) instead of stopping")
-    p.add_argument("--due", help="due date, ISO 8601 with a time zone, e.g. 2026-10-01T23:59:00+00:00")
-    p.add_argument("--late-penalty", default="none", metavar="none|zero|FRACTION",
+    p.add_argument("--due", help="due date, ISO 8601 with a time zone, e.g. 2026-10-01T23:59:00+00:00 (default: "
+                   "the one nbgrader's gradebook in --out records, e.g. set in formgrader)")
+    p.add_argument("--late-penalty", metavar="none|zero|FRACTION",
                    help="late rule: none, zero, or the fraction of max_score taken off per started day late "
-                        "(default: %(default)s)")
+                        "(default: c.LateSubmissionPlugin.penalty_method of grading/nbgrader_config.py, else none)")
     p.add_argument("--timezone", help="time zone of the times in Blackboard's file names (default: this "
                    "machine's), e.g. Europe/Berlin")
     p.add_argument("--cell-timeout", type=float, default=d.cell_timeout, help="seconds per cell (default: %(default)s)")
@@ -79,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--{name.replace('_', '-')} must be positive", file=sys.stderr)
             return 2
     from .late import parse_due, parse_rule
-    parse_rule(args.late_penalty, parse_due(args.due))   # bad options fail before anything starts
+    if args.due:
+        parse_due(args.due)                      # bad options fail before anything starts
+    if args.late_penalty:
+        parse_rule(args.late_penalty, None)
     engine = "none" if args.no_sandbox else args.sandbox
     if engine == "auto":
         engine = "fork" if forkserver.available() else "bwrap"
@@ -102,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, engine: str, server) -> int:
     from .assignment import load_assignment
-    from .late import parse_due, parse_rule
+    from .late import rule_for
     from .runner import Settings, sweep_stale_folders
     from .store import ResultStore
 
-    rule = parse_rule(args.late_penalty, parse_due(args.due))
+    rule = rule_for(args.due, args.late_penalty, REPO / "grading" / "nbgrader_config.py",
+                    args.out.resolve() / "gradebook.db", args.assignment)
     roster = None
     if args.roster:
         from .roster import read_roster

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,34 @@ def _span(seconds: float) -> str:
     days, minutes = divmod(minutes, 1440)
     hours, minutes = divmod(minutes, 60)
     return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
+
+
+def configured_method(config_file: Path) -> str | None:
+    """nbgrader's `c.LateSubmissionPlugin.penalty_method` from a config file, if it sets one."""
+    if not config_file.is_file():
+        return None
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config()
+    method = config.get("LateSubmissionPlugin", {}).get("penalty_method")
+    return str(method) if method else None
+
+
+def gradebook_due(db: Path, assignment: str) -> datetime | None:
+    """The due date nbgrader's gradebook records for an assignment (set in formgrader or `nbgrader db`), in UTC."""
+    if not db.is_file():
+        return None
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        try:
+            due = gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+    return due.replace(tzinfo=timezone.utc) if due else None   # nbgrader stores naive UTC
+
+
+def rule_for(due_text: str | None, method_text: str | None, config_file: Path, db: Path, assignment: str) -> LateRule:
+    """The command line's due date and rule, else nbgrader's: the gradebook's due date, the config's method."""
+    due = parse_due(due_text) if due_text else gradebook_due(db, assignment)
+    return parse_rule(method_text or configured_method(config_file) or "none", due)

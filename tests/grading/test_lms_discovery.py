@@ -1,6 +1,7 @@
 """Who submitted what, read from real export layouts (no kernels): Canvas, Moodle, Blackboard, nbgrader, patterns."""
 from __future__ import annotations
 
+import csv
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -186,3 +187,19 @@ def test_cli_stops_before_grading_on_ambiguity_and_unknown_only_ids(tmp_path, ca
         cli_main([FIXTURE, str(ok), *common, "--due", "2026-10-01T23:59"])
     with pytest.raises(SystemExit, match="--late-penalty 'half'"):
         cli_main([FIXTURE, str(ok), *common, "--late-penalty", "half"])
+
+
+def test_grade_the_rest_gives_each_ambiguous_entry_a_failed_row(tmp_path, capsys):
+    """No notebook here can be graded, so no kernel starts: the run only writes the failed rows."""
+    path = write_zip(tmp_path / "canvas.zip", {
+        f"leeanna_10004_5551_{NB}": A, f"smithbob_10004_5552_{NB}": B, "README.txt": b"?"})
+    out = tmp_path / "out"
+    assert cli_main([FIXTURE, str(path), "--out", str(out), "--course", str(FIXTURE_COURSE), "--no-sandbox",
+                     "--no-progress", "--grade-the-rest"]) == 0
+    with open(out / "grades.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["student_id"], r["status"], r["score"]) for r in rows] == [
+        ("10004", "failed", ""), ("unidentified-README.txt", "failed", "")]
+    assert "one id, 2 different names (leeanna, smithbob)" in rows[0]["reason"]
+    assert "README.txt: no student id can be read" in rows[1]["reason"]
+    assert "done: 2 added, 0 updated, 0 unchanged, 2 failed; 2 unusable entries" in capsys.readouterr().err

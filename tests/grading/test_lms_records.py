@@ -4,8 +4,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -181,3 +184,20 @@ def test_canvas_export_fills_the_roster_columns():
     assert warnings == ["1 student(s) on the Canvas roster have no result here (left empty): 10006"]
     _, warnings = canvas_csv([_graded("alee", (2, 4), lms="nbgrader")], "a1", None)
     assert "did not come from a Canvas export" in warnings[0]
+
+
+def test_without_options_the_rule_comes_from_nbgraders_gradebook_and_config(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # its `alembic`
+
+    from grading.autograde.late import rule_for
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.update_or_create_assignment("a1", duedate=datetime(2026, 10, 1, 23, 59))   # nbgrader: naive UTC
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text("c = get_config()\nc.LateSubmissionPlugin.penalty_method = 'zero'\n")
+    rule = rule_for(None, None, config, tmp_path / "gradebook.db", "a1")
+    assert (rule.due, rule.method) == (DUE, "zero")
+    rule = rule_for("2026-10-05T12:00:00+02:00", "0.2", config, tmp_path / "gradebook.db", "a1")
+    assert (rule.due.isoformat(), rule.method, rule.per_day) == ("2026-10-05T12:00:00+02:00", "per_day", 0.2)
+    rule = rule_for(None, None, tmp_path / "none.py", tmp_path / "none.db", "a1")
+    assert (rule.due, rule.method) == (None, "none")
