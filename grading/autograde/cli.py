@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -130,6 +131,8 @@ def _run(args, engine: str, server) -> int:
     subs = found.submissions + found.unidentified
     if args.only:
         known = {s.student_id for s in subs} | set(roster.names if roster else ())
+        by_form = {unicodedata.normalize("NFC", k): k for k in known}   # however the shell spelled the accents
+        args.only = [by_form.get(unicodedata.normalize("NFC", i), i) for i in args.only]
         unknown = [i for i in args.only if i not in known]
         if unknown:
             print(f"--only: {', '.join(map(repr, unknown))} not found in {args.submissions}"
@@ -138,9 +141,10 @@ def _run(args, engine: str, server) -> int:
             return 2
         subs = [s for s in subs if s.student_id in args.only]
     if roster:
+        present = {s.student_id for s in subs}
         subs += [Submission(sid, None, "nothing was submitted", "", name, found.lms, missing=True)
                  for sid, name in roster.names.items()
-                 if sid not in {s.student_id for s in subs} and (not args.only or sid in args.only)]
+                 if sid not in present and (not args.only or sid in args.only)]
 
     CgroupLimits.sweep()
     sweep_stale_folders()
@@ -184,6 +188,7 @@ class ClassRun:
         self.assignment, self.store, self.out, self.rule, self.roster = assignment, store, out, rule, roster
         self.table = {(r["assignment"], r["student_id"]): r for r in store.all_records()}
         self.counts = dict.fromkeys(("added", "updated", "unchanged", "failed", "missing"), 0)
+        self.replaced_grades: list[str] = []   # graded before, failed now (the old result is in history/)
         self.lock = threading.Lock()
 
     def _name(self, sub: Submission) -> str:
@@ -198,8 +203,10 @@ class ClassRun:
         with self.lock:
             old = self.table.get(key)
             self.counts["added" if old is None else "unchanged" if old == record else "updated"] += 1
-            self.counts["failed"] += record["status"] == "failed"
+            self.counts["failed"] += record["status"] == "failed" and old != record
             self.counts["missing"] += record["status"] == "missing"
+            if old and old["score"] is not None and record["score"] is None:
+                self.replaced_grades.append(record["student_id"])
             if old != record:
                 self.store.save(record)
                 self.table[key] = record
@@ -270,6 +277,10 @@ def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
     statuses = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed", "missing")}
     print(f"{assignment.name} so far: {len(records)} students: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
           file=sys.stderr)
+    if run.replaced_grades:
+        print(f"  warning: {len(run.replaced_grades)} student(s) had a score and now have none (their new upload "
+              f"failed): {', '.join(run.replaced_grades)}; the earlier results are kept in "
+              f"{out / 'results' / assignment.name / 'history'}/", file=sys.stderr)
     for bad in found.bad_entries:
         print(f"  unusable: {bad}", file=sys.stderr)
     for note in found.notes:

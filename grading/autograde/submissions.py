@@ -280,7 +280,9 @@ def _nbgrader_timestamp(entry: Entry) -> tuple[datetime | None, str | None]:
     from nbgrader.utils import parse_utc   # nbgrader's own reader of the timestamps its exchange writes
 
     try:
-        text = entry.read()[:200].decode("utf-8").strip()
+        if entry.size > 1000:
+            raise ValueError("too long for a timestamp")
+        text = entry.read().decode("utf-8").strip()
         return parse_utc(text).replace(tzinfo=timezone.utc), None
     except Exception as exc:  # noqa: BLE001 - any unreadable timestamp
         return None, f"{clip(entry.path)} is not a timestamp nbgrader can read ({type(exc).__name__}); " \

@@ -4,7 +4,9 @@ solutions filled in (all, some or none)."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+import unicodedata
 
 import pytest
 
@@ -129,7 +131,18 @@ def test_three_lms_layouts_two_assignments_one_out_and_subset_reruns(tmp_path):
     assert _rows(out) == second + first + third
 
     # --only regrades one student of the full folder; a new due date re-applies to the stored results
-    err = grade(FIXTURE, folder, "--only", "jörg", "--due", "2026-10-03T00:00:00+00:00", "--late-penalty", "0.5")
+    typed = unicodedata.normalize("NFD", "jörg")   # as a shell on macOS may spell it
+    err = grade(FIXTURE, folder, "--only", typed, "--due", "2026-10-03T00:00:00+00:00", "--late-penalty", "0.5")
     assert "done: 0 added, 1 updated, 0 unchanged" in err
     first[2] = (FIXTURE, "jörg", "", "6", "6", "0", "graded")
     assert _rows(out) == second + first + third
+
+    # a broken re-upload turns cy's row failed, says so, and keeps the graded result in history/
+    (subset / "cy" / FIXTURE / NB).write_text('{"cells": [')
+    err = grade(FIXTURE, subset)
+    assert "done: 0 added, 1 updated, 0 unchanged, 1 failed" in err
+    assert "1 student(s) had a score and now have none (their new upload failed): cy" in err
+    first[1] = (FIXTURE, "cy", "", "", "", "0", "failed")
+    assert _rows(out) == second + first + third
+    kept = [json.loads(p.read_text()) for p in (out / "results" / FIXTURE / "history").glob("cy.*.json")]
+    assert sorted(r["score"] for r in kept) == [2.0, 6.0]     # both earlier grades of cy
