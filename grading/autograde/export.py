@@ -3,6 +3,8 @@
 Per assignment, under <out>/exports/<assignment>/:
     questions.csv          one row per student, one column per question (points), then penalty and score
     canvas_gradebook.csv   Canvas's gradebook import: Student,ID,SIS User ID,SIS Login ID,Section,<assignment>
+    moodle_worksheet.csv   Moodle's grading worksheet (Identifier "Participant <id>",Full name,Grade,...), when the
+                           results came from a Moodle export or --moodle-worksheet is given
 A `failed` or `missing` student gets an empty cell, never 0, unless --missing-as-zero.
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--canvas-column", help="the Canvas column to fill, e.g. '02 Tensors (12345)' (default: the "
                    "roster's column whose name starts with the assignment, else the assignment's name, which "
                    "Canvas imports as a new assignment)")
+    p.add_argument("--moodle-worksheet", type=Path,
+                   help="the grading worksheet downloaded from the Moodle assignment: written back with Grade filled")
     p.add_argument("--missing-as-zero", action="store_true",
                    help="export failed and missing students as 0 points instead of an empty cell")
     return p
@@ -61,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         column = args.canvas_column or _canvas_column(roster, assignment)
         text, warnings = canvas_csv(rows, column, roster, args.missing_as_zero)
         atomic_write(folder / "canvas_gradebook.csv", text)
+        if args.moodle_worksheet or any(r.get("lms") == "moodle" for r in rows):
+            text, more = moodle_csv(rows, args.moodle_worksheet, args.missing_as_zero)
+            atomic_write(folder / "moodle_worksheet.csv", text)
+            warnings += more
         blank = sum(r["status"] in NO_SCORE for r in rows)
         print(f"{assignment}: {len(rows)} students -> {folder}/questions.csv, canvas_gradebook.csv (column "
               f"{column!r}); {blank} failed/missing exported as {'0' if args.missing_as_zero else 'empty'}",
@@ -155,4 +163,39 @@ def canvas_csv(records: list[dict], column: str, roster: dict | None,
         if ungraded:
             warnings.append(f"{len(ungraded)} student(s) on the Canvas roster have no result here (left empty): "
                             f"{', '.join(ungraded[:20])}")
+    return _csv(rows), warnings
+
+
+MOODLE_COLUMNS = ["Identifier", "Full name", "Grade", "Maximum Grade"]
+
+
+def moodle_csv(records: list[dict], worksheet: Path | None, missing_as_zero: bool = False) -> tuple[str, list[str]]:
+    """Moodle's grading worksheet with Grade filled: the downloaded one (every column kept) or a minimal one."""
+    by_id = {r["student_id"]: r for r in records}
+    if worksheet:
+        from .roster import read_roster
+        roster = read_roster(worksheet)
+        if roster.kind != "moodle":
+            raise SystemExit(f"--moodle-worksheet {worksheet} is a {roster.kind} roster; download the grading "
+                             "worksheet from the Moodle assignment (View all submissions > Download grading worksheet)")
+        header = list(next(iter(roster.extra.values())).keys())
+        grade_col = next((h for h in header if h.strip().casefold() == "grade"), None)
+        if grade_col is None:
+            raise SystemExit(f"--moodle-worksheet {worksheet} has no Grade column")
+        rows = [header]
+        for sid, row in roster.extra.items():
+            r = by_id.get(sid)
+            row = dict(row)
+            if r:
+                row[grade_col] = _score(r, missing_as_zero)
+            rows.append([row[h] for h in header])
+        others = sorted(set(by_id) - set(roster.extra))
+        warnings = [f"{len(others)} result(s) are not in the worksheet, so Moodle would not take them: "
+                    f"{', '.join(others[:20])}"] if others else []
+        return _csv(rows), warnings
+    max_score = max((r["max_score"] for r in records), default=0)
+    rows = [MOODLE_COLUMNS] + [[f"Participant {r['student_id']}", clip(r.get("name")), _score(r, missing_as_zero),
+                                _num(max_score)] for r in sorted(records, key=lambda r: r["student_id"])]
+    other = sorted(r["student_id"] for r in records if r.get("lms") != "moodle")
+    warnings = [f"{len(other)} id(s) are not Moodle participant ids: {', '.join(other[:20])}"] if other else []
     return _csv(rows), warnings

@@ -201,3 +201,22 @@ def test_without_options_the_rule_comes_from_nbgraders_gradebook_and_config(tmp_
     assert (rule.due.isoformat(), rule.method, rule.per_day) == ("2026-10-05T12:00:00+02:00", "per_day", 0.2)
     rule = rule_for(None, None, tmp_path / "none.py", tmp_path / "none.db", "a1")
     assert (rule.due, rule.method) == (None, "none")
+
+
+def test_moodle_worksheet_comes_back_with_grades_filled(tmp_path):
+    from grading.autograde.export import moodle_csv
+    sheet = tmp_path / "worksheet.csv"
+    sheet.write_text("Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+                     "Last modified (submission),Last modified (grade),Feedback comments\n"
+                     "Participant 123401,Anna Lee,a@x,Submitted for grading,,6,Yes,\"Thursday, 1 October 2026\",-,\n"
+                     "Participant 123402,Anna Lee,b@x,No submission,,6,Yes,-,-,\n", encoding="utf-8")
+    records = [_graded("123401", (2, 3), lms="moodle"), _graded("123402", (0, 0), "missing", lms="moodle"),
+               _graded("123499", (2, 4), lms="moodle")]
+    text, warnings = moodle_csv(records, sheet)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][4] == "Grade" and [r[4] for r in rows[1:]] == ["5", ""]
+    assert rows[1][:4] == ["Participant 123401", "Anna Lee", "a@x", "Submitted for grading"]
+    assert warnings == ["1 result(s) are not in the worksheet, so Moodle would not take them: 123499"]
+    minimal, _ = moodle_csv(records[:1], None)
+    assert list(csv.reader(io.StringIO(minimal))) == [["Identifier", "Full name", "Grade", "Maximum Grade"],
+                                                      ["Participant 123401", "", "5", "6"]]
