@@ -106,6 +106,12 @@ def test_three_lms_layouts_two_assignments_one_out_and_subset_reruns(tmp_path):
     second = [("fx_second", "123401", "Anna Lee", "6", "6", "0", "graded"),
               ("fx_second", "123402", "Anna Lee", "0", "0", "0", "graded")]
     assert _rows(out) == second + first
+    from grading.autograde.export import main as export_main
+    assert export_main([str(out), "--assignment", "fx_second"]) == 0
+    with open(out / "exports" / "fx_second" / "moodle_worksheet.csv", newline="") as fh:
+        assert list(csv.reader(fh)) == [["Identifier", "Full name", "Grade", "Maximum Grade"],
+                                        ["Participant 123401", "Anna Lee", "6", "6"],
+                                        ["Participant 123402", "Anna Lee", "0", "6"]]
 
     # a third from Blackboard, two attempts by one student: the latest is graded and the row says so
     a1 = "HW3_j_smith_attempt_2026-10-01-10-00-00_fx_third.ipynb"
