@@ -215,8 +215,9 @@ def _conflicts(owned: dict[str, list[tuple[lms.Owner, Entry]]]) -> list[Submissi
         if len(names) > 1:
             entries = ", ".join(clip(e.path, 120) for _, e in owned.pop(sid))
             bad.append(Submission(sid, None, f"{sid}: one id, {len(names)} different names ({', '.join(names)}) "
-                                  f"in {entries}. Two people cannot share an id: check the export, pass a "
-                                  "--roster, or --grade-the-rest to grade the others", entries))
+                                  f"in {entries}. Two people cannot share an id: remove the entries that are "
+                                  "not this student's from the export, or --grade-the-rest to grade the others",
+                                  entries))
     by_form: dict[str, list[str]] = {}
     for sid in owned:
         by_form.setdefault(unicodedata.normalize("NFC", sid), []).append(sid)
