@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) <= 0:
             print(f"--{name.replace('_', '-')} must be positive", file=sys.stderr)
             return 2
+    if args.lms and args.id_pattern:
+        print("pass either --lms or --id-pattern, not both", file=sys.stderr)
+        return 2
     from .late import parse_due, parse_rule
     if args.due:
         parse_due(args.due)                      # bad options fail before anything starts

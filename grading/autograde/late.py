@@ -103,11 +103,14 @@ def gradebook_due(db: Path, assignment: str) -> datetime | None:
         return None
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{db}") as gb:
-        try:
+    try:
+        with Gradebook(f"sqlite:///{db}") as gb:
             due = gb.find_assignment(assignment).duedate
-        except MissingEntry:
-            return None
+    except MissingEntry:
+        return None
+    except Exception as exc:  # noqa: BLE001 - an unreadable gradebook must not stop grading; say so
+        raise SystemExit(f"{db} cannot be read for the due date ({type(exc).__name__}: {exc}); pass --due, or "
+                         "move the damaged gradebook away (it is rebuilt from results/)")
     return due.replace(tzinfo=timezone.utc) if due else None   # nbgrader stores naive UTC
 
 
