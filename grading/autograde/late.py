@@ -108,7 +108,7 @@ def gradebook_due(db: Path, assignment: str) -> datetime | None:
             due = gb.find_assignment(assignment).duedate
     except MissingEntry:
         return None
-    except Exception as exc:  # noqa: BLE001 - an unreadable gradebook must not stop grading; say so
+    except Exception as exc:  # noqa: BLE001 - an unreadable gradebook: say how to go on
         raise SystemExit(f"{db} cannot be read for the due date ({type(exc).__name__}: {exc}); pass --due, or "
                          "move the damaged gradebook away (it is rebuilt from results/)")
     return due.replace(tzinfo=timezone.utc) if due else None   # nbgrader stores naive UTC

@@ -48,5 +48,6 @@ def finish(record: dict, sub: Submission, rule: LateRule, name: str | None = Non
         reasons.append(lateness.note)
         record.update(status=status, late=lateness.late, late_penalty=lateness.penalty,
                       score=max(0.0, round(earned - lateness.penalty, 6)))
+    reasons += record["notes"]   # remarks that need no review: extra files, an unreadable timestamp
     record["reason"] = "; ".join(r for r in dict.fromkeys(reasons) if r)
     return record

@@ -246,6 +246,11 @@ def _pick(sid: str, items: list[tuple[lms.Owner, Entry]], fmt: str, assignment: 
         sent = ", ".join(clip(e.path, 120) for _, e in files) or "only the LMS's receipt"
         sub.problem, sub.origin = f"no notebook was submitted (got {sent}); {notebook} was expected", sent
         return sub
+    named = [(o, e) for o, e in candidates if o.file == notebook]
+    if len(named) == 1:   # the assignment's notebook once, beside other notebooks (scratch work): no doubt
+        sub.notes += [f"also submitted {clip(e.path)} (not graded: the notebook is {notebook})"
+                      for o, e in candidates if (o, e) not in named]
+        candidates = named
     read = [(o, e, *_notebook_from(e, notebook)) for o, e in candidates]
     usable = [r for r in read if r[2] is not None] or read
     owner, entry, raw, problem, origin = max(usable, key=lambda r: (r[0].file == notebook, r[0].order))

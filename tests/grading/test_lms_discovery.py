@@ -30,13 +30,17 @@ def test_canvas_ids_are_user_ids_with_late_marks_resubmissions_and_unicode(tmp_p
         f"smithbob_10007_5555_{FIXTURE}-1.ipynb": b"new",    # the same file name uploaded again
         f"brownce_10008_5556_work.zip": zipped({f"{FIXTURE}/{NB}": A, "__MACOSX/._x": b""}),
         f"brownce_10008_5556_helpers.py": b"x = 1",
+        f"ngtom_10009_5557_{NB}": A,
+        f"ngtom_10009_5558_scratch.ipynb": B,                 # another notebook beside the assignment's
         "__MACOSX/._leeanna_10004_5551_fx_tensors.ipynb": b"junk",
         f".ipynb_checkpoints/leeanna_10004_5551_{FIXTURE}-checkpoint.ipynb": b"autosave",
     })
     found = discover(path, FIXTURE, NB)
     assert found.lms == "canvas" and found.unidentified == []
     by = _by_id(found)
-    assert sorted(by) == ["10004", "10005", "10006", "10007", "10008"]
+    assert sorted(by) == ["10004", "10005", "10006", "10007", "10008", "10009"]
+    assert by["10009"].raw == A and by["10009"].problem is None
+    assert by["10009"].notes == [f"also submitted ngtom_10009_5558_scratch.ipynb (not graded: the notebook is {NB})"]
     assert (by["10004"].raw, by["10004"].name, by["10004"].late) == (A, "leeanna", False)
     assert (by["10005"].raw, by["10005"].name, by["10005"].late) == (B, "leeanna", True)
     assert (by["10006"].raw, by["10006"].name) == (C, "müllerjörg")
