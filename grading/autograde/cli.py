@@ -131,6 +131,13 @@ def _run(args, engine: str, server) -> int:
         for sub in found.unidentified:
             print(f"  - {sub.problem}", file=sys.stderr)
         return 2
+    if roster and found.submissions and not {s.student_id for s in found.submissions} & set(roster.names):
+        print(f"stopped before grading: the {roster.kind} roster {args.roster} matches none of the "
+              f"{len(found.submissions)} submissions in this {found.lms} export (roster ids such as "
+              f"{', '.join(list(roster.names)[:3])}; export ids such as "
+              f"{', '.join(s.student_id for s in found.submissions[:3])}). Pass the roster of this class from the "
+              "same LMS as the export", file=sys.stderr)
+        return 2
     subs = found.submissions + found.unidentified
     if args.only:
         known = {s.student_id for s in subs} | set(roster.names if roster else ())

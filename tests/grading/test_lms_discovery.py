@@ -207,3 +207,15 @@ def test_grade_the_rest_gives_each_ambiguous_entry_a_failed_row(tmp_path, capsys
     assert "one id, 2 different names (leeanna, smithbob)" in rows[0]["reason"]
     assert "README.txt: no student id can be read" in rows[1]["reason"]
     assert "done: 2 added, 0 updated, 0 unchanged, 2 failed; 2 unusable entries" in capsys.readouterr().err
+
+
+def test_a_roster_from_another_lms_stops_the_run(tmp_path, capsys):
+    path = write_zip(tmp_path / "moodle.zip", {f"Anna Lee_123401_assignsubmission_file_/{NB}": A})
+    roster = tmp_path / "canvas.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n\"Lee, Anna\",10004,,,\n")
+    out = tmp_path / "out"
+    assert cli_main([FIXTURE, str(path), "--out", str(out), "--course", str(FIXTURE_COURSE), "--no-sandbox",
+                     "--roster", str(roster)]) == 2
+    err = capsys.readouterr().err
+    assert "the canvas roster" in err and "matches none of the 1 submissions in this moodle export" in err
+    assert "roster ids such as 10004; export ids such as 123401" in err and not out.exists()
