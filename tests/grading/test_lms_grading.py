@@ -45,20 +45,21 @@ def test_canvas_export_with_roster_late_rule_and_upload_files(tmp_path):
     roster = tmp_path / "gradebook.csv"
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Fx Tensors (777)\n    Points Possible,,,,,6\n"
                       "\"Lee, Anna\",10004,s4,alee,A,\n\"Lee, Anna\",10005,s5,alee2,A,\n"
-                      "\"Müller, Jörg\",10006,s6,jm,B,\n\"Ng, Tom\",10007,s7,tng,B,\n", encoding="utf-8")
+                      "\"Müller, Jürgen\",10006,s6,jm,B,\n\"Ng, Tom\",10007,s7,tng,B,\n", encoding="utf-8")
     out = tmp_path / "out"
     proc = run_grade(FIXTURE, export, out, "--roster", str(roster), "--late-penalty", "zero", "--jobs", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _rows(out) == [
         (FIXTURE, "10004", "Lee, Anna", "6", "6", "0", "graded"),
         (FIXTURE, "10005", "Lee, Anna", "0", "2", "2", "graded"),     # marked LATE by Canvas; rule: zero
-        (FIXTURE, "10006", "Müller, Jörg", "6", "6", "0", "graded"),
+        (FIXTURE, "10006", "Müller, Jürgen", "6", "6", "0", "graded"),    # the roster names the row
         (FIXTURE, "10007", "Ng, Tom", "", "", "0", "missing"),
         (FIXTURE, "10008", "brownce", "6", "6", "0", "graded"),
     ]
     assert "done: 5 added, 0 updated, 0 unchanged, 0 failed, 1 missing" in proc.stderr
     assert "not on the roster (graded, check who they are): 10008" in proc.stderr
     assert "ignored __MACOSX/._brownce_10008_5554_upload.zip" in proc.stderr
+    assert "roster mismatch: 10006 is 'Müller, Jürgen' on the roster but 'müllerjörg' in" in proc.stderr
 
     from grading.autograde.export import main as export_main
     assert export_main([str(out), "--canvas-roster", str(roster)]) == 0
@@ -67,7 +68,7 @@ def test_canvas_export_with_roster_late_rule_and_upload_files(tmp_path):
     assert upload == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Fx Tensors (777)"],
                       ["    Points Possible", "", "", "", "", "6"],
                       ["Lee, Anna", "10004", "s4", "alee", "A", "6"], ["Lee, Anna", "10005", "s5", "alee2", "A", "0"],
-                      ["Müller, Jörg", "10006", "s6", "jm", "B", "6"], ["Ng, Tom", "10007", "s7", "tng", "B", ""],
+                      ["Müller, Jürgen", "10006", "s6", "jm", "B", "6"], ["Ng, Tom", "10007", "s7", "tng", "B", ""],
                       ["brownce", "10008", "", "", "", "6"]]
     with open(out / "exports" / FIXTURE / "questions.csv", newline="", encoding="utf-8") as fh:
         questions = {r["student_id"]: r for r in csv.DictReader(fh)}
