@@ -70,7 +70,8 @@ def blackboard(path: str, timezone: tzinfo | None = None, receipts: dict[str, tu
         if "_" not in m["prefix"]:
             return None
         user, name = m["prefix"].rsplit("_", 1)[1], ""
-    when = datetime.strptime(m["ts"], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=timezone).astimezone()
+    naive = datetime.strptime(m["ts"], "%Y-%m-%d-%H-%M-%S")
+    when = naive.replace(tzinfo=timezone) if timezone else naive.astimezone()   # default: this machine's zone
     return Owner(user, name, m["file"] or "", when, False, (m["ts"],), receipt=m["file"] is None)
 
 
