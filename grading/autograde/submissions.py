@@ -64,12 +64,21 @@ def discover(path: Path, assignment: str, notebook: str, id_pattern: str | None 
                          "an LMS's zip export or the folder it unzips to)")
     if path.is_dir():
         entries, notes = _folder_entries(path)
-    elif zipfile.is_zipfile(path):
-        entries, notes = _zip_entries(path)
-    else:
-        raise SystemExit(f"{path} is neither a folder nor a zip file (or it is a damaged zip: download the export "
-                         f"again); pass a folder in nbgrader's layout (<student>/{assignment}/{notebook}) or the "
-                         "LMS's zip export.")
+        return _discover(path, entries, notes, assignment, notebook, id_pattern, lms_name, tz)
+    if zipfile.is_zipfile(path):
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SystemExit(f"{path} is a damaged zip ({exc}); download the export from the LMS again")
+        with zf:
+            return _discover(path, _zip_entries(path, zf), [], assignment, notebook, id_pattern, lms_name, tz)
+    raise SystemExit(f"{path} is neither a folder nor a zip file (or it is a damaged zip: download the export "
+                     f"again); pass a folder in nbgrader's layout (<student>/{assignment}/{notebook}) or the "
+                     "LMS's zip export.")
+
+
+def _discover(path: Path, entries: list[Entry], notes: list[str], assignment: str, notebook: str,
+              id_pattern: str | None, lms_name: str | None, tz: tzinfo | None) -> Discovery:
     kept = []
     for entry in entries:
         why = _junk(entry.path)
@@ -125,18 +134,13 @@ def _folder_entries(root: Path) -> tuple[list[Entry], list[str]]:
     return entries, notes
 
 
-def _zip_entries(path: Path) -> tuple[list[Entry], list[str]]:
-    try:
-        zf = zipfile.ZipFile(path)
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise SystemExit(f"{path} is a damaged zip ({exc}); download the export from the LMS again")
+def _zip_entries(path: Path, zf: zipfile.ZipFile) -> list[Entry]:
     entries = [Entry(i.filename.replace("\\", "/").lstrip("/"), i.file_size, lambda i=i: zf.read(i))
-               for i in infos if not i.is_dir()]
+               for i in zf.infolist() if not i.is_dir()]
     if not entries:
         raise SystemExit(f"{path} is an empty zip (no files); download the export from the LMS again, after the "
                          "students have submitted")
-    return entries, []
+    return entries
 
 
 def _junk(path: str) -> str | None:
