@@ -296,21 +296,18 @@ def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
     for note in found.notes:
         print(f"  {note}", file=sys.stderr)
     if run.roster:
+        from .roster import name_key
         strangers = sorted(s.student_id for s in found.submissions if s.student_id not in run.roster.names)
         if strangers:
             print(f"  not on the roster (graded, check who they are): {', '.join(strangers)}", file=sys.stderr)
         for s in found.submissions:
             listed = run.roster.names.get(s.student_id)
-            if listed and s.name and _name_key(listed) != _name_key(s.name):
+            if listed and s.name and name_key(listed) != name_key(s.name):
                 print(f"  roster mismatch: {s.student_id} is {listed!r} on the roster but {s.name!r} in "
                       f"{s.origin}; check the export is this class's", file=sys.stderr)
     print(f"results: {out / 'grades.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'gradebook.db'}",
           file=sys.stderr)
 
-
-def _name_key(name: str) -> str:
-    """Canvas's file-name slug of a name ('Lee, Anna' -> 'leeanna'); equal for a Moodle name and its folder."""
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def _import_report_modules() -> None:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .outputs import _num
+from .roster import name_key, read_roster
 from .store import ResultStore, atomic_write, clip
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -113,7 +114,6 @@ def questions_csv(records: list[dict], missing_as_zero: bool = False) -> str:
 
 
 def _canvas_roster(path: Path) -> dict:
-    from .roster import read_roster
     roster = read_roster(path)
     if roster.kind != "canvas":
         raise SystemExit(f"--canvas-roster {path} is a {roster.kind} roster; export the gradebook from Canvas "
@@ -121,15 +121,11 @@ def _canvas_roster(path: Path) -> dict:
     return {"columns": list(next(iter(roster.extra.values())).keys()), "rows": roster.extra}
 
 
-def _key(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def _canvas_column(roster: dict | None, assignment: str) -> str:
     """The roster's assignment column 'Name (id)' whose name matches ours (case, spaces and _ aside)."""
     if roster:
         matches = [c for c in roster["columns"]
-                   if re.search(r"\(\d+\)$", c) and _key(re.sub(r"\(\d+\)$", "", c)) == _key(assignment)]
+                   if re.search(r"\(\d+\)$", c) and name_key(re.sub(r"\(\d+\)$", "", c)) == name_key(assignment)]
         if len(matches) == 1:
             return matches[0]
         print(f"  warning: {'several' if matches else 'no'} Canvas roster column(s) match {assignment!r}"
@@ -173,7 +169,6 @@ def moodle_csv(records: list[dict], worksheet: Path | None, missing_as_zero: boo
     """Moodle's grading worksheet with Grade filled: the downloaded one (every column kept) or a minimal one."""
     by_id = {r["student_id"]: r for r in records}
     if worksheet:
-        from .roster import read_roster
         roster = read_roster(worksheet)
         if roster.kind != "moodle":
             raise SystemExit(f"--moodle-worksheet {worksheet} is a {roster.kind} roster; download the grading "

@@ -26,6 +26,12 @@ class Roster:
     extra: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> the row as read (for exports)
 
 
+def name_key(name: str) -> str:
+    """Letters and digits only, case-folded: 'Lee, Anna' -> 'leeanna', Canvas's slug of that name; equal for a
+    Moodle name and its folder; '02 Tensors' and '02_tensors' match."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
 def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
