@@ -199,7 +199,7 @@ def _unreadable(owner: lms.Owner | None, fmt: str, path: str, assignment: str) -
         hint = (f"it is not in {assignment}/ of a student folder" if fmt == "nbgrader"
                 else f"its name is not in the {fmt} format")
         return (f"{clip(path)}: no student id can be read from this entry ({hint}). Fix: rename it in the "
-                f"export's format, remove it, pass --lms or --id-pattern, or --grade-the-rest to grade the others")
+                "export's format, remove it, pass --lms or --id-pattern, or --grade-the-rest to grade the others")
     if not readable_id(owner.student_id):
         return (f"{clip(path)}: the student id {clip(owner.student_id, 60)!r} is not usable (empty, a path or "
                 "control characters). Fix: rename the entry, or --grade-the-rest to grade the others")

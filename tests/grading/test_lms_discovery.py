@@ -28,10 +28,10 @@ def test_canvas_ids_are_user_ids_with_late_marks_resubmissions_and_unicode(tmp_p
         f"müllerjörg_10006_5553_{NB}": C,                    # non-ASCII name slug
         f"smithbob_10007_5554_{NB}": b"old",
         f"smithbob_10007_5555_{FIXTURE}-1.ipynb": b"new",    # the same file name uploaded again
-        f"brownce_10008_5556_work.zip": zipped({f"{FIXTURE}/{NB}": A, "__MACOSX/._x": b""}),
-        f"brownce_10008_5556_helpers.py": b"x = 1",
+        "brownce_10008_5556_work.zip": zipped({f"{FIXTURE}/{NB}": A, "__MACOSX/._x": b""}),
+        "brownce_10008_5556_helpers.py": b"x = 1",
         f"ngtom_10009_5557_{NB}": A,
-        f"ngtom_10009_5558_scratch.ipynb": B,                 # another notebook beside the assignment's
+        "ngtom_10009_5558_scratch.ipynb": B,                 # another notebook beside the assignment's
         "__MACOSX/._leeanna_10004_5551_fx_tensors.ipynb": b"junk",
         f".ipynb_checkpoints/leeanna_10004_5551_{FIXTURE}-checkpoint.ipynb": b"autosave",
     })
@@ -45,7 +45,7 @@ def test_canvas_ids_are_user_ids_with_late_marks_resubmissions_and_unicode(tmp_p
     assert (by["10005"].raw, by["10005"].name, by["10005"].late) == (B, "leeanna", True)
     assert (by["10006"].raw, by["10006"].name) == (C, "müllerjörg")
     assert by["10007"].raw == b"new" and "2 notebooks were submitted" in by["10007"].problem
-    assert f"--only 10007" in by["10007"].problem
+    assert "--only 10007" in by["10007"].problem
     assert by["10008"].raw == A and by["10008"].problem is None
     assert by["10008"].notes == ["also submitted brownce_10008_5556_helpers.py (not a notebook: not graded)"]
     assert any("__MACOSX" in n and "macOS" in n for n in found.notes)
@@ -165,9 +165,9 @@ def test_damaged_and_missing_inputs_name_the_fix(tmp_path):
 def test_bad_uploads_inside_an_export_fail_that_student_with_a_reason(tmp_path):
     path = write_zip(tmp_path / "canvas.zip", {
         f"aa_1_1_{FIXTURE}.zip": b"PK\x03\x04 broken",
-        f"bb_2_2_box.zip": zipped({"inner.zip": zipped({NB: A})}),
-        f"cc_3_3_two.zip": zipped({"a.ipynb": A, "b.ipynb": B}),
-        f"dd_4_4_report.pdf": b"%PDF",
+        "bb_2_2_box.zip": zipped({"inner.zip": zipped({NB: A})}),
+        "cc_3_3_two.zip": zipped({"a.ipynb": A, "b.ipynb": B}),
+        "dd_4_4_report.pdf": b"%PDF",
     })
     by = _by_id(discover(path, FIXTURE, NB))
     assert by["1"].raw is None and "not a readable zip" in by["1"].problem
