@@ -21,7 +21,7 @@ from datetime import datetime, tzinfo
 # Most specific first: a Moodle or Blackboard name can also read as a Canvas one, never the reverse.
 FORMATS = ("nbgrader", "moodle", "blackboard", "canvas")
 
-CANVAS = re.compile(r"^(?P<name>[^_/]*)_(?:(?P<late>LATE|late)_)?(?P<uid>\d+)(?:_(?P<sub>\d+))?_(?P<file>[^/]+)$")
+CANVAS = re.compile(r"^(?P<name>[^/]*?)_(?:(?P<late>LATE|late)_)?(?P<uid>\d+)(?:_(?P<sub>\d+))?_(?P<file>[^/]+)$")
 CANVAS_RESUBMIT = re.compile(r"^(?P<stem>.*?)-(?P<n>\d+)(?P<ext>\.[^.]+)$")
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_/?(?P<file>.+)$")
 BLACKBOARD = re.compile(r"^(?P<prefix>.+)_attempt_(?P<ts>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>[^/]+)|\.txt)$")

@@ -32,13 +32,15 @@ def test_canvas_ids_are_user_ids_with_late_marks_resubmissions_and_unicode(tmp_p
         "brownce_10008_5556_helpers.py": b"x = 1",
         f"ngtom_10009_5557_{NB}": A,
         "ngtom_10009_5558_scratch.ipynb": B,                 # another notebook beside the assignment's
+        f"o_brien_10010_5559_{NB}": C,                       # a name slug with an underscore
         "__MACOSX/._leeanna_10004_5551_fx_tensors.ipynb": b"junk",
         f".ipynb_checkpoints/leeanna_10004_5551_{FIXTURE}-checkpoint.ipynb": b"autosave",
     })
     found = discover(path, FIXTURE, NB)
     assert found.lms == "canvas" and found.unidentified == []
     by = _by_id(found)
-    assert sorted(by) == ["10004", "10005", "10006", "10007", "10008", "10009"]
+    assert sorted(by) == ["10004", "10005", "10006", "10007", "10008", "10009", "10010"]
+    assert (by["10010"].raw, by["10010"].name) == (C, "o_brien")
     assert by["10009"].raw == A and by["10009"].problem is None
     assert by["10009"].notes == [f"also submitted ngtom_10009_5558_scratch.ipynb (not graded: the notebook is {NB})"]
     assert (by["10004"].raw, by["10004"].name, by["10004"].late) == (A, "leeanna", False)
