@@ -3,6 +3,7 @@
     check    check an exercise notebook from the command line (students)
     release  regenerate exercises/ from solutions/ with nbgrader (instructors)
     grade    grade a class of submissions, sandboxed and in parallel (instructors)
+    export   write upload files (per-question CSV, Canvas gradebook) from graded results (instructors)
     lab      open JupyterLab on the course, with nbgrader's extension (students)
 """
 import importlib
@@ -12,6 +13,7 @@ COMMANDS = {
     "check": ("grading.student_check", "check an exercise notebook and say which questions pass"),
     "release": ("grading.release", "regenerate exercises/ from solutions/ with nbgrader"),
     "grade": ("grading.autograde.cli", "grade a folder or LMS zip of submissions"),
+    "export": ("grading.autograde.export", "write per-question and LMS gradebook CSVs from graded results"),
     "lab": ("grading.lab", "open JupyterLab on the course with nbgrader's extension"),
 }
 

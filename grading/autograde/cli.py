@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-from . import GRADER_VERSION, forkserver
+from . import forkserver
+from .records import finish, missing_record
 from .sandbox import CgroupLimits, Limits, SandboxUnavailable, require_bwrap
-from .submissions import DEFAULT_ID_PATTERN
+from .store import submission_key
+from .submissions import Submission, discover
 
 # The heavier modules (nbformat, jupyter_client, nbgrader, matplotlib) are imported inside _run, after the
 # fork server has been started, so its imports and ours use both cores at once.
@@ -32,8 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: all cores)")
     p.add_argument("--course", type=Path, default=REPO, help="course folder holding solutions/ and exercises/ "
                    "(default: this repository)")
-    p.add_argument("--id-pattern", default=DEFAULT_ID_PATTERN,
-                   help="regex with (?P<student_id>...) applied to LMS zip file names (default: %(default)s)")
+    p.add_argument("--lms", choices=["canvas", "moodle", "blackboard", "nbgrader"],
+                   help="the export's format (default: recognised from the entries' names; see GRADING.md)")
+    p.add_argument("--id-pattern", help="for any other format: a regex with (?P<student_id>...) and optionally "
+                   "(?P<name>...), searched in each entry's whole path in the zip or folder")
+    p.add_argument("--roster", type=Path, help="class list CSV (student_id,name; or a Canvas gradebook export, "
+                   "Moodle grading worksheet, Blackboard Grade Centre export): every student on it gets a row")
+    p.add_argument("--only", nargs="+", metavar="ID", help="grade only these students (others keep their results)")
+    p.add_argument("--grade-the-rest", action="store_true",
+                   help="when some entries cannot be assigned to exactly one student, grade the others anyway "
+                        "(each such entry gets a failed row) instead of stopping")
+    p.add_argument("--due", help="due date, ISO 8601 with a time zone, e.g. 2026-10-01T23:59:00+00:00 (default: "
+                   "the one nbgrader's gradebook in --out records, e.g. set in formgrader)")
+    p.add_argument("--late-penalty", metavar="none|zero|FRACTION",
+                   help="late rule: none, zero, or the fraction of max_score taken off per started day late "
+                        "(default: c.LateSubmissionPlugin.penalty_method of grading/nbgrader_config.py, else none)")
+    p.add_argument("--timezone", help="time zone of the times in Blackboard's file names (default: this "
+                   "machine's), e.g. Europe/Berlin")
     p.add_argument("--cell-timeout", type=float, default=d.cell_timeout, help="seconds per cell (default: %(default)s)")
     p.add_argument("--notebook-timeout", type=float, default=d.notebook_timeout,
                    help="seconds per notebook (default: %(default)s)")
@@ -62,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) <= 0:
             print(f"--{name.replace('_', '-')} must be positive", file=sys.stderr)
             return 2
+    if args.lms and args.id_pattern:
+        print("pass either --lms or --id-pattern, not both", file=sys.stderr)
+        return 2
+    from .late import parse_due, parse_rule
+    if args.due:
+        parse_due(args.due)                      # bad options fail before anything starts
+    if args.late_penalty:
+        parse_rule(args.late_penalty, None)
     engine = "none" if args.no_sandbox else args.sandbox
     if engine == "auto":
         engine = "fork" if forkserver.available() else "bwrap"
@@ -88,58 +115,151 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, engine: str, server) -> int:
     from .assignment import load_assignment
+    from .late import rule_for
     from .runner import Settings, sweep_stale_folders
-    from .store import ResultStore, submission_key
-    from .submissions import discover
+    from .store import ResultStore
+
+    rule = rule_for(args.due, args.late_penalty, REPO / "grading" / "nbgrader_config.py",
+                    args.out.resolve() / "gradebook.db", args.assignment)
+    roster = None
+    if args.roster:
+        from .roster import read_roster
+        roster = read_roster(args.roster)
+    helpers = [REPO / "grading" / name for name in ("checks.py", "plain.py", "student.py")]   # tests depend on them
+    assignment = load_assignment(args.course.resolve(), args.assignment,
+                                 b"".join(p.read_bytes() for p in helpers if p.exists()))
+    found = discover(args.submissions, assignment.name, assignment.notebook, args.id_pattern, args.lms,
+                     _timezone(args.timezone))
+    if found.unidentified and not args.grade_the_rest:
+        print(f"stopped before grading: {len(found.unidentified)} entries cannot be assigned to exactly one "
+              "student (nothing was graded or changed):", file=sys.stderr)
+        for sub in found.unidentified:
+            print(f"  - {sub.problem}", file=sys.stderr)
+        return 2
+    if roster and found.submissions and not {s.student_id for s in found.submissions} & set(roster.names):
+        print(f"stopped before grading: the {roster.kind} roster {args.roster} matches none of the "
+              f"{len(found.submissions)} submissions in this {found.lms} export (roster ids such as "
+              f"{', '.join(list(roster.names)[:3])}; export ids such as "
+              f"{', '.join(s.student_id for s in found.submissions[:3])}). Pass the roster of this class from the "
+              "same LMS as the export", file=sys.stderr)
+        return 2
+    subs = found.submissions + found.unidentified
+    if args.only:
+        known = {s.student_id for s in subs} | set(roster.names if roster else ())
+        by_form = {unicodedata.normalize("NFC", k): k for k in known}   # however the shell spelled the accents
+        args.only = [by_form.get(unicodedata.normalize("NFC", i), i) for i in args.only]
+        unknown = [i for i in args.only if i not in known]
+        if unknown:
+            print(f"--only: {', '.join(map(repr, unknown))} not found in {args.submissions}"
+                  + (" or the roster" if roster else "") + f"; ids there: {', '.join(sorted(known)[:20])}",
+                  file=sys.stderr)
+            return 2
+        subs = [s for s in subs if s.student_id in args.only]
+    if roster:
+        present = {s.student_id for s in subs}
+        subs += [Submission(sid, None, "nothing was submitted", "", name, found.lms, missing=True)
+                 for sid, name in roster.names.items()
+                 if sid not in present and (not args.only or sid in args.only)]
 
     CgroupLimits.sweep()
     sweep_stale_folders()
     limits = Limits(memory_mb=args.memory_mb, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, output_kb=args.output_kb, processes=args.processes)
-    helpers = [REPO / "grading" / name for name in ("checks.py", "plain.py", "student.py")]   # tests depend on them
-    assignment = load_assignment(args.course.resolve(), args.assignment,
-                                 b"".join(p.read_bytes() for p in helpers if p.exists()))
-    found = discover(args.submissions, assignment.name, assignment.notebook, args.id_pattern)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out)
     settings_text = repr(sorted(asdict(limits).items())) + f"sandbox={engine != 'none'}"
-
+    run = ClassRun(assignment, store, out, rule, roster)
     todo = []
-    for sub in found.submissions:
+    for sub in subs:
+        if sub.missing:
+            run.missing(sub)
+            continue
         key = submission_key(sub.raw, sub.problem if sub.raw is None else None, assignment.digest, settings_text)
-        if args.force or not store.is_current(sub.student_id, key):
+        old = store.load(assignment.name, sub.student_id)
+        if args.force or not old or old.get("key") != key:
             todo.append((sub, key))
-    skipped = len(found.submissions) - len(todo)
+        else:
+            run.refresh(sub, old)
     settings = Settings(repo=REPO, limits=limits, engine=engine, forkserver=server)
-    _grade_all(todo, assignment, settings, store, out, found, args.jobs, args.no_progress, skipped)
+    _grade_all(todo, run, settings, args.jobs, args.no_progress, found)
     return 0
 
 
-def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress, skipped) -> None:
+def _timezone(name: str | None):
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"--timezone {name!r} is not a time zone name; e.g. --timezone Europe/Berlin or UTC")
+
+
+class ClassRun:
+    """The records of one run: saved one by one (crash-safe), grades.csv rewritten after each, counts kept."""
+
+    def __init__(self, assignment, store, out: Path, rule, roster):
+        self.assignment, self.store, self.out, self.rule, self.roster = assignment, store, out, rule, roster
+        self.table = {(r["assignment"], r["student_id"]): r for r in store.all_records()}
+        self.counts = dict.fromkeys(("added", "updated", "unchanged", "failed", "missing"), 0)
+        self.replaced_grades: list[str] = []   # graded before, failed now (the old result is in history/)
+        self.lock = threading.Lock()
+
+    def _name(self, sub: Submission) -> str:
+        if self.roster and sub.student_id in self.roster.names:
+            return self.roster.names[sub.student_id] or sub.name
+        return sub.name
+
+    def _save(self, record: dict, write_feedback: bool = True) -> None:
+        from .outputs import write_feedback as feedback, write_grades_csv
+
+        key = (record["assignment"], record["student_id"])
+        with self.lock:
+            old = self.table.get(key)
+            self.counts["added" if old is None else "unchanged" if old == record else "updated"] += 1
+            self.counts["failed"] += record["status"] == "failed" and old != record
+            self.counts["missing"] += record["status"] == "missing"
+            if old and old["score"] is not None and record["score"] is None:
+                self.replaced_grades.append(record["student_id"])
+            if old != record:
+                self.store.save(record)
+                self.table[key] = record
+                if write_feedback and record["status"] != "missing":
+                    feedback(self.out, record)
+                write_grades_csv(self.out, list(self.table.values()))
+
+    def graded(self, sub: Submission, key: str, record: dict) -> dict:
+        record.update(assignment=self.assignment.name, key=key)
+        self._save(finish(record, sub, self.rule, self._name(sub)))
+        return record
+
+    def refresh(self, sub: Submission, old: dict) -> None:
+        """An unchanged submission: re-apply name and late rule (they are not part of the key)."""
+        self._save(finish(json.loads(json.dumps(old)), sub, self.rule, self._name(sub)))
+
+    def missing(self, sub: Submission) -> None:
+        """A known student with no submission: a `missing` row, unless an earlier run graded something."""
+        old = self.table.get((self.assignment.name, sub.student_id))
+        if old and old["status"] != "missing":
+            self.counts["unchanged"] += 1
+            return
+        record = missing_record(sub.student_id, self.assignment.name, self.assignment.max_score, sub.problem or "")
+        self._save(finish(record, sub, self.rule, self._name(sub)), write_feedback=False)
+
+    def records(self) -> list[dict]:
+        return sorted((r for (a, _), r in self.table.items() if a == self.assignment.name),
+                      key=lambda r: r["student_id"])
+
+
+def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
     from .gradebook import write_gradebook
-    from .outputs import write_class_report, write_feedback, write_grades_csv
+    from .outputs import write_class_report, write_grades_csv
     from .runner import grade_submission
 
-    ids = [s.student_id for s in found.submissions]
-    lock = threading.Lock()
-
-    def finish(sub, key, record) -> None:
-        record.update(student_id=sub.student_id, assignment=assignment.name, key=key,
-                      grader_version=GRADER_VERSION, origin=sub.origin)
-        if sub.raw is not None and sub.problem:
-            record["flags"].append(sub.problem)
-            if record["status"] == "graded":
-                record["status"], record["reason"] = "needs_review", sub.problem
-            else:
-                record["reason"] = f"{record['reason']}; {sub.problem}" if record["reason"] else sub.problem
-        with lock:
-            store.save(record)
-            write_feedback(out, record)
-            write_grades_csv(out, [r for r in (store.load(i) for i in ids) if r])
-
-    print(f"grading {assignment.name}: {len(found.submissions)} submissions ({skipped} unchanged, skipped), "
-          f"{len(found.bad_entries)} unusable entries, {jobs} at a time, sandbox: {settings.engine}"
+    assignment, out = run.assignment, run.out
+    print(f"grading {assignment.name} ({found.lms} export): {len(todo)} to grade, {run.counts['unchanged']} "
+          f"unchanged, {len(found.unidentified)} unusable entries, {jobs} at a time, sandbox: {settings.engine}"
           + ("" if settings.sandbox else " -- WITHOUT SANDBOX"), file=sys.stderr)
     progress = _progress(len(todo), no_progress)
     # the grader mostly waits on kernels while they run: import what the reports need meanwhile
@@ -155,23 +275,44 @@ def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress,
                 record = {"score": None, "max_score": assignment.max_score, "status": "failed",
                           "reason": f"internal grader error ({type(exc).__name__}: {exc})",
                           "tests": [], "flags": [], "events": [], "tamper": []}
-            finish(sub, key, record)
+            run.graded(sub, key, record)
             progress(sub.student_id, record)
     progress(None, None)
     if settings.forkserver:
         settings.forkserver.close()   # its memory is not needed for the reports
 
-    records = [r for r in (store.load(i) for i in ids) if r]
-    write_grades_csv(out, records)
+    records = run.records()
+    write_grades_csv(out, list(run.table.values()))
     write_gradebook(out / "gradebook.db", assignment, records)
     write_class_report(out, assignment.name, records, found.bad_entries)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed")}
-    print(f"done: {counts['graded']} graded, {counts['needs_review']} need review, {counts['failed']} failed"
-          f" ({skipped} unchanged); {len(found.bad_entries)} unusable entries", file=sys.stderr)
+    c = run.counts
+    print(f"done: {c['added']} added, {c['updated']} updated, {c['unchanged']} unchanged, {c['failed']} failed"
+          + (f", {c['missing']} missing" if run.roster else "")
+          + f"; {len(found.unidentified)} unusable entries", file=sys.stderr)
+    statuses = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed", "missing")}
+    print(f"{assignment.name} so far: {len(records)} students: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
+          file=sys.stderr)
+    if run.replaced_grades:
+        print(f"  warning: {len(run.replaced_grades)} student(s) had a score and now have none (their new upload "
+              f"failed): {', '.join(run.replaced_grades)}; the earlier results are kept in "
+              f"{out / 'results' / assignment.name / 'history'}/", file=sys.stderr)
     for bad in found.bad_entries:
         print(f"  unusable: {bad}", file=sys.stderr)
+    for note in found.notes:
+        print(f"  {note}", file=sys.stderr)
+    if run.roster:
+        from .roster import name_key
+        strangers = sorted(s.student_id for s in found.submissions if s.student_id not in run.roster.names)
+        if strangers:
+            print(f"  not on the roster (graded, check who they are): {', '.join(strangers)}", file=sys.stderr)
+        for s in found.submissions:
+            listed = run.roster.names.get(s.student_id)
+            if listed and s.name and name_key(listed) != name_key(s.name):
+                print(f"  roster mismatch: {s.student_id} is {listed!r} on the roster but {s.name!r} in "
+                      f"{s.origin}; check the export is this class's", file=sys.stderr)
     print(f"results: {out / 'grades.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'gradebook.db'}",
           file=sys.stderr)
+
 
 
 def _import_report_modules() -> None:

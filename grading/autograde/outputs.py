@@ -7,22 +7,33 @@ import html
 import io
 from pathlib import Path
 
-from .store import atomic_write
+from .store import atomic_write, clip
 
-CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "reason"]
+CSV_COLUMNS = ["student_id", "name", "assignment", "score", "max_score", "auto_score", "manual_score",
+               "late_penalty", "submitted_at", "status", "reason"]
 
 
 def _num(x) -> str:
     return "" if x is None else f"{float(x):g}"
 
 
+def grades_rows(records: list[dict]) -> list[list[str]]:
+    """One row per (assignment, student), sorted by assignment then student id; student text clipped."""
+    rows = []
+    for r in sorted(records, key=lambda r: (r["assignment"], r["student_id"])):
+        rows.append([clip(r["student_id"]), clip(r.get("name")), clip(r["assignment"]), _num(r["score"]),
+                     _num(r["max_score"]), _num(r.get("auto_score")), _num(r.get("manual_score")),
+                     _num(r.get("late_penalty") or 0.0), r.get("submitted_at") or "", r["status"],
+                     clip(r["reason"], 1000)])
+    return rows
+
+
 def write_grades_csv(out: Path, records: list[dict]) -> None:
+    """<out>/grades.csv: every (assignment, student) graded into this folder so far, with CSV_COLUMNS."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in sorted(records, key=lambda r: r["student_id"]):
-        writer.writerow([r["student_id"], r["assignment"], _num(r["score"]), _num(r["max_score"]),
-                         r["status"], r["reason"]])
+    writer.writerows(grades_rows(records))
     atomic_write(out / "grades.csv", buf.getvalue())
 
 

@@ -1,13 +1,47 @@
-"""Crash-safe results: one JSON per student, written atomically, keyed by what was graded."""
+"""Crash-safe results: one JSON per (assignment, student), written atomically, keyed by what was graded.
+
+Layout: <out>/results/<assignment>/<safe_name(student_id)>.json. A record that a run replaces is first copied
+to <out>/results/<assignment>/history/, so no grade ever written is lost. Results of the previous layout
+(<out>/results/<student_id>.json) are moved into the new one when the store opens.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from . import GRADER_VERSION
+
+PLAIN_ID = re.compile(r"^[A-Za-z0-9._@+-]{1,100}$")
+MAX_TEXT = 200   # student-controlled strings (ids, names, reasons) are cut to this many characters in any file
+
+# Keys every record has; records written before they existed read as these defaults.
+RECORD_DEFAULTS = {"name": "", "lms": "", "submitted_at": None, "late": False, "late_penalty": 0.0,
+                   "manual_score": None, "reason": "", "tests": [], "flags": [], "events": [], "tamper": [],
+                   "origin": ""}
+
+
+def clip(text, limit: int = MAX_TEXT) -> str:
+    """A student-controlled string made safe to write anywhere: at most `limit` characters, no NULs."""
+    text = "" if text is None else str(text).replace("\x00", "")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def safe_name(student_id: str) -> str:
+    """A file name for a student id: the id itself when plain ASCII, else an ASCII slug + hash of the exact id.
+
+    Deterministic and collision-free (distinct ids that slug alike differ in the hash), never '.', '..' or hidden.
+    """
+    if PLAIN_ID.match(student_id) and not student_id.startswith("."):
+        return student_id
+    ascii_ = unicodedata.normalize("NFKD", student_id).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_).strip("-")[:40] or "id"
+    digest = hashlib.sha256(student_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{slug}-{digest}"
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -38,39 +72,79 @@ def submission_key(raw: bytes | None, problem: str | None, assignment_digest: st
     return h.hexdigest()
 
 
+def _complete(rec: dict) -> dict:
+    for key, value in RECORD_DEFAULTS.items():
+        rec.setdefault(key, list(value) if isinstance(value, list) else value)
+    rec.setdefault("auto_score", rec.get("score"))
+    return rec
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return _complete(rec) if isinstance(rec, dict) and "student_id" in rec and "assignment" in rec else None
+
+
 class ResultStore:
-    """<out>/results/<student_id>.json; stale temp files from a killed run are swept on open."""
+    """<out>/results/<assignment>/<safe_name>.json; stale temp files from a killed run are swept on open."""
 
     def __init__(self, out: Path):
         self.dir = out / "results"
         self.dir.mkdir(parents=True, exist_ok=True)
-        for folder in (out, self.dir, out / "feedback"):
+        for folder in (out, self.dir, *self.dir.glob("*/"), out / "feedback"):
             for stale in folder.glob(".*.tmp"):   # left by a run killed mid-write: never the real file
                 stale.unlink(missing_ok=True)
+        self._migrate()
 
-    def path(self, student_id: str) -> Path:
-        return self.dir / f"{student_id}.json"
+    def _migrate(self) -> None:
+        """Move results/<id>.json (the layout before assignments had folders) to results/<assignment>/."""
+        for old in sorted(self.dir.glob("*.json")):
+            rec = _read(old)
+            if rec is None or not isinstance(rec["assignment"], str) or not rec["assignment"]:
+                continue   # not a result: left where it is
+            target = self.path(rec["assignment"], rec["student_id"])
+            if not target.exists():
+                atomic_write(target, old.read_bytes())
+            old.unlink()
 
-    def load(self, student_id: str) -> dict | None:
-        try:
-            return json.loads(self.path(student_id).read_text())
-        except (OSError, ValueError):
-            return None
+    def folder(self, assignment: str) -> Path:
+        return self.dir / safe_name(assignment)
 
-    def is_current(self, student_id: str, key: str) -> bool:
-        old = self.load(student_id)
+    def path(self, assignment: str, student_id: str) -> Path:
+        return self.folder(assignment) / f"{safe_name(student_id)}.json"
+
+    def load(self, assignment: str, student_id: str) -> dict | None:
+        rec = _read(self.path(assignment, student_id))
+        return rec if rec and rec["student_id"] == student_id and rec["assignment"] == assignment else None
+
+    def is_current(self, assignment: str, student_id: str, key: str) -> bool:
+        old = self.load(assignment, student_id)
         return bool(old) and old.get("key") == key
 
     def save(self, record: dict) -> None:
-        atomic_write(self.path(record["student_id"]), json.dumps(record, indent=1, sort_keys=True))
+        """Write one record; the one it replaces (if different) is kept under history/ first."""
+        path = self.path(record["assignment"], record["student_id"])
+        text = json.dumps(record, indent=1, sort_keys=True)
+        try:
+            previous = path.read_text()
+        except OSError:
+            previous = None
+        if previous == text:
+            return
+        if previous is not None:
+            digest = hashlib.sha256(previous.encode()).hexdigest()[:12]
+            atomic_write(path.parent / "history" / f"{path.stem}.{digest}.json", previous)
+        atomic_write(path, text)
 
-    def all(self, assignment: str) -> list[dict]:
-        out = []
-        for path in sorted(self.dir.glob("*.json")):
-            try:
-                rec = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if rec.get("assignment") == assignment:
-                out.append(rec)
-        return out
+    def records(self, assignment: str) -> list[dict]:
+        """Every stored result of one assignment, sorted by student id."""
+        found = [r for r in map(_read, self.folder(assignment).glob("*.json")) if r and r["assignment"] == assignment]
+        return sorted(found, key=lambda r: r["student_id"])
+
+    def all_records(self) -> list[dict]:
+        """Every stored result of every assignment, sorted by assignment, then student id."""
+        found = [r for folder in self.dir.iterdir() if folder.is_dir()
+                 for r in map(_read, folder.glob("*.json")) if r]
+        return sorted(found, key=lambda r: (r["assignment"], r["student_id"]))

@@ -30,5 +30,10 @@ def read_grades(out: Path) -> dict[str, dict]:
         return {row["student_id"]: row for row in csv.DictReader(fh)}
 
 
-def read_result(out: Path, student: str) -> dict:
-    return json.loads((out / "results" / f"{student}.json").read_text())
+def read_result(out: Path, student: str, assignment: str | None = None) -> dict:
+    """The stored result of a student (of `assignment`, or of the only assignment graded into `out`)."""
+    from grading.autograde.store import safe_name
+    folders = [out / "results" / safe_name(assignment)] if assignment else \
+        [p for p in (out / "results").iterdir() if p.is_dir()]
+    assert len(folders) == 1, f"several assignments in {out}: pass assignment="
+    return json.loads((folders[0] / f"{safe_name(student)}.json").read_text())

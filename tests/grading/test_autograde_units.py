@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 import os
 import zipfile
@@ -17,7 +15,7 @@ from grading.autograde.assignment import load_assignment, strip_hidden
 from grading.autograde.cli import main as cli_main
 from grading.autograde.fake_class import solution_answers, student_notebook
 from grading.autograde.gradebook import write_gradebook
-from grading.autograde.outputs import CSV_COLUMNS, class_report_html, feedback_html, write_grades_csv
+from grading.autograde.outputs import class_report_html, feedback_html
 from grading.autograde.rebuild import build_plan
 from grading.autograde.scan import findings
 from grading.autograde.store import ResultStore, atomic_write, submission_key
@@ -154,43 +152,7 @@ def test_scan_ignores_honest_code_and_what_the_reference_uses():
 
 # --- submissions: folders and LMS zips ---------------------------------------------------------------------------
 
-def test_folder_layout_reports_missing_pieces(tmp_path):
-    (tmp_path / "ann" / FIXTURE).mkdir(parents=True)
-    (tmp_path / "ann" / FIXTURE / NB).write_text("{}")
-    (tmp_path / "ben" / FIXTURE).mkdir(parents=True)
-    (tmp_path / "ben" / FIXTURE / "other.ipynb").write_text("{}")
-    (tmp_path / "cat").mkdir()
-    (tmp_path / "bad id!").mkdir()
-    found = discover(tmp_path, FIXTURE, NB)
-    by = {s.student_id: s for s in found.submissions}
-    assert by["ann"].raw == b"{}"
-    assert by["ben"].raw is None and "missing" in by["ben"].problem and "other.ipynb" in by["ben"].problem
-    assert by["cat"].raw is None and f"no {FIXTURE}/ folder" in by["cat"].problem
-    assert found.bad_entries and "bad id!" in found.bad_entries[0]
-
-
-def test_lms_zip_ids_nested_zips_and_bad_entries(tmp_path):
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as z:
-        z.writestr(f"folder/{NB}", b'{"nested": 1}')
-    path = tmp_path / "export.zip"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("ann_123_456_fx.ipynb", b'{"a": 1}')
-        z.writestr("ben_9_9_submission.zip", inner.getvalue())
-        z.writestr("cat_1_1_notes.txt", b"hello")
-        z.writestr("dan_1_1_v1.ipynb", b"old")
-        z.writestr("dan_1_2_v2.ipynb", b"new")
-        z.writestr("README", b"no id here")
-        z.writestr("__MACOSX/._ann_123_456_fx.ipynb", b"junk")
-    found = discover(path, FIXTURE, NB)
-    by = {s.student_id: s for s in found.submissions}
-    assert by["ann"].raw == b'{"a": 1}'
-    assert by["ben"].raw == b'{"nested": 1}'
-    assert by["cat"].raw is None and "not a notebook" in by["cat"].problem
-    assert by["dan"].raw == b"new" and "2 files were submitted" in by["dan"].problem
-    assert any("README" in b for b in found.bad_entries)
-    custom = discover(path, FIXTURE, NB, id_pattern=r"_(?P<student_id>\d+)_\d+_")
-    assert {s.student_id for s in custom.submissions} == {"123", "9", "1"}
+# Folder and LMS layouts, ids and bad entries: tests/grading/test_lms_discovery.py
 
 
 def test_bad_inputs_get_clear_errors(tmp_path):
@@ -222,15 +184,16 @@ def test_atomic_write_keeps_the_old_file_when_a_write_fails(tmp_path):
 
 
 def test_store_sweeps_stale_temp_files_and_keys_on_every_input(tmp_path):
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / ".ann.json.x.tmp").write_text("{half")
+    (tmp_path / "results" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "results" / FIXTURE / ".ann.json.x.tmp").write_text("{half")
     store = ResultStore(tmp_path)
-    assert list((tmp_path / "results").iterdir()) == []
+    assert list((tmp_path / "results" / FIXTURE).iterdir()) == []
     base = submission_key(b"nb", None, "src", "limits")
     assert len({base, submission_key(b"nb2", None, "src", "limits"), submission_key(b"nb", None, "src2", "limits"),
                 submission_key(b"nb", None, "src", "limits2")}) == 4
     store.save({"student_id": "ann", "assignment": FIXTURE, "key": base})
-    assert store.is_current("ann", base) and not store.is_current("ann", "other")
+    assert store.is_current(FIXTURE, "ann", base) and not store.is_current(FIXTURE, "ann", "other")
+    assert not store.is_current("another_assignment", "ann", base)
 
 
 # --- outputs ------------------------------------------------------------------------------------------------------
@@ -245,14 +208,7 @@ def _record(sid, score, status="graded", reason="", outcomes=("passed", "failed"
             "reason": reason, "tests": tests}
 
 
-def test_grades_csv_has_exactly_the_columns(tmp_path):
-    records = [_record("b", 3.0), _record("a", None, "failed", "the notebook could not be read, it is, truncated")]
-    write_grades_csv(tmp_path, records)
-    with open(tmp_path / "grades.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    assert rows[0] == CSV_COLUMNS
-    assert rows[1] == ["a", FIXTURE, "", "6", "failed", "the notebook could not be read, it is, truncated"]
-    assert rows[2] == ["b", FIXTURE, "3", "6", "graded", ""]
+# grades.csv: tests/grading/test_lms_records.py
 
 
 def test_feedback_shows_messages_but_never_hidden_test_source():

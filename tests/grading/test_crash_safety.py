@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from grading.autograde.fake_class import student_notebook, write_submission
+from grading.autograde.outputs import CSV_COLUMNS
 
 from grading_helpers import FIXTURE, FIXTURE_COURSE, NEEDS_BWRAP, REPO, read_grades, run_grade
 
@@ -42,13 +43,13 @@ def _assert_sandboxes_die_with(grader_pid):
 
 def _assert_whole(out):
     """Every visible file is complete: JSON parses, the CSV has its header and full rows."""
-    for path in (out / "results").glob("*.json"):
+    for path in (out / "results").rglob("*.json"):
         json.loads(path.read_text())
     if (out / "grades.csv").exists():
         with open(out / "grades.csv", newline="") as fh:
             rows = list(csv.reader(fh))
-        assert rows[0] == ["student_id", "assignment", "score", "max_score", "status", "reason"]
-        assert all(len(r) == 6 for r in rows)
+        assert rows[0] == CSV_COLUMNS
+        assert all(len(r) == len(CSV_COLUMNS) for r in rows)
 
 
 def test_kill_9_then_rerun_matches_an_uninterrupted_run(tmp_path):
@@ -62,23 +63,25 @@ def test_kill_9_then_rerun_matches_an_uninterrupted_run(tmp_path):
            "--course", str(FIXTURE_COURSE), "--jobs", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 2:
+    results = out / "results" / FIXTURE          # results are kept per (assignment, student)
+    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     _assert_sandboxes_die_with(proc.pid)
-    finished = {p.stem for p in (out / "results").glob("*.json")}
+    finished = {p.stem for p in results.glob("*.json")}
     assert 2 <= len(finished) < 6, "the kill should land mid-run"
     _assert_whole(out)
-    before = {s: (out / "results" / f"{s}.json").read_text() for s in finished}
+    before = {s: (results / f"{s}.json").read_text() for s in finished}
 
     left = list(Path(tempfile.gettempdir()).glob(f"grade-{proc.pid}-*"))
     rerun = run_grade(FIXTURE, subs, out, "--jobs", "2")
     assert not [p for p in left if p.exists()], "the re-run removes the killed run's private folders"
     assert rerun.returncode == 0, rerun.stderr
-    assert f"({len(finished)} unchanged, skipped)" in rerun.stderr
+    assert f"{6 - len(finished)} to grade, {len(finished)} unchanged" in rerun.stderr
+    assert f"done: {6 - len(finished)} added, 0 updated, {len(finished)} unchanged" in rerun.stderr
     for student, text in before.items():  # finished grades were kept, not redone
-        assert (out / "results" / f"{student}.json").read_text() == text
+        assert (results / f"{student}.json").read_text() == text
     _assert_whole(out)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     strip = lambda rows: {k: {c: v for c, v in r.items()} for k, r in rows.items()}  # noqa: E731

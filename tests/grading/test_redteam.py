@@ -46,7 +46,7 @@ def _edit_tests(nb, fn):
 
 def attacks(out_dir, sub_dir) -> dict[str, object]:
     """student id -> notebook (or raw bytes). Paths of the grader's files are baked in, as if known."""
-    honest_results = out_dir / "results" / "honest_full.json"
+    honest_results = out_dir / "results" / FIXTURE / "honest_full.json"
     honest_sub = sub_dir / "honest_full" / FIXTURE / NB
     solutions = REPO / "solutions"
     fixture_solution = FIXTURE_COURSE / "solutions" / FIXTURE / NB
