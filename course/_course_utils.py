@@ -1,4 +1,4 @@
-"""Helpers shared by the course notebooks: plot set-up, device choice, honest timing, and the plots.
+"""Helpers shared by the course notebooks: plot set-up, device choice, and the plots (timing: _timing.py).
 
 The notebooks keep every PyTorch idea in plain sight; this module only holds the drawing code and
 the few lines of plumbing that would otherwise be repeated in several notebooks.
@@ -6,9 +6,7 @@ the few lines of plumbing that would otherwise be repeated in several notebooks.
 from __future__ import annotations
 
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,31 +40,6 @@ def best_device():
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def synchronize(device) -> None:
-    """Wait until every kernel queued on `device` has finished (a no-op on the CPU)."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def time_call(fn, device, repeats: int = 5, warmup: int = 2) -> float:
-    """Median wall-clock seconds of `fn()` on `device`, synchronizing so queued GPU work is counted."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def make_minigrad_importable() -> None:
@@ -120,22 +93,6 @@ def plot_unit_square_map(J, title: str = "J maps the unit square to a parallelog
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    plt.show()
-
-
-def plot_timings(sizes, timings: dict, title: str):
-    """Log-log chart of seconds against matrix size, one line per label in `timings`."""
-    plt = setup_plots()
-    fig, ax = plt.subplots()
-    for label, seconds in timings.items():
-        ax.plot(sizes, [s * 1e3 for s in seconds], marker="o", label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, labels=[str(n) for n in sizes])
-    ax.set_yscale("log")
-    ax.set_xlabel("n (an n x n @ n x n matrix product)")
-    ax.set_ylabel("milliseconds (median)")
-    ax.set_title(title, fontsize=10)
-    ax.legend()
     plt.show()
 
 
