@@ -97,22 +97,26 @@ def plot_unit_square_map(J, title: str = "J maps the unit square to a parallelog
 
 
 def plot_loss(losses, title: str = "training loss"):
-    """Line plot of a list of loss values against the step number."""
+    """Loss against step number: one list of values, or a {label: values} dict drawn side by side."""
     plt = setup_plots()
+    curves = losses if isinstance(losses, dict) else {None: losses}
     fig, ax = plt.subplots()
-    ax.plot(range(len(losses)), losses)
+    for label, values in curves.items():
+        ax.plot(range(len(values)), values, label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
+    if isinstance(losses, dict):
+        ax.legend()
     plt.show()
 
 
 def autograd_graph(root, names: dict | None = None):
     """Walk `root.grad_fn` backwards; return (nodes, edges) with readable labels.
 
-    nodes maps a node to (label, depth); edges is a list of (child, parent) pairs meaning
-    "gradient flows from child to parent". Leaves reached through AccumulateGrad are labelled with
+    nodes maps a node to (label, depth); edges is a list of (consumer, producer) pairs: in the forward
+    pass the producer's output fed the consumer; backward sends gradient from consumer to producer. Leaves reached through AccumulateGrad are labelled with
     their name from `names` (a {name: tensor} dict) when given.
     """
     names = names or {}
@@ -151,6 +155,9 @@ def names_of(tensor, by_id: dict) -> str:
     return by_id.get(id(tensor), "")
 
 
+GRAPH_ARROWS = "arrows: the forward pass, inputs to output; backward() walks them in reverse"
+
+
 def plot_autograd_graph(root, names: dict | None = None, title: str = "the recorded graph"):
     """Draw the graph behind `root` with matplotlib (no Graphviz needed): output at the top."""
     plt = setup_plots()
@@ -164,8 +171,8 @@ def plot_autograd_graph(root, names: dict | None = None, title: str = "the recor
         for i, fn in enumerate(row):
             position[fn] = ((i + 1) / (len(row) + 1), -depth)
     fig, ax = plt.subplots(figsize=(6.0, 1.2 + 1.1 * len(rows)))
-    for parent, child in edges:
-        (x0, y0), (x1, y1) = position[child], position[parent]
+    for consumer, producer in edges:  # arrows drawn as the forward pass went: producer -> consumer
+        (x0, y0), (x1, y1) = position[producer], position[consumer]
         ax.annotate("", xy=(x1, y1 - 0.18), xytext=(x0, y0 + 0.18),
                     arrowprops={"arrowstyle": "->", "color": "gray"})
     for fn, (label, _) in nodes.items():
@@ -175,7 +182,7 @@ def plot_autograd_graph(root, names: dict | None = None, title: str = "the recor
     ax.set_xlim(0, 1)
     ax.set_ylim(-len(rows) + 0.4, 0.6)
     ax.axis("off")
-    ax.set_title(title + "  (arrows: direction gradients flow in backward)", fontsize=9)
+    ax.set_title(f"{title}\n({GRAPH_ARROWS})", fontsize=9)
     plt.show()
 
 
@@ -190,3 +197,24 @@ def show_error(fn) -> None:
         print(f"{type(error).__name__}: {str(error).strip().splitlines()[0]}")
     else:
         print("no error")
+
+
+
+class JitteredRange:
+    """A map-style dataset of n items; item i is [i, a torch random number, a NumPy random number].
+
+    It lives in a module (not a notebook cell) so that DataLoader worker processes can import it on
+    every platform, including those that start workers by spawning instead of forking.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        import numpy as np
+        import torch
+
+        return torch.tensor([float(i), torch.rand(()).item(), float(np.random.rand())])
