@@ -101,8 +101,8 @@ def plot_loss(losses, title: str = "training loss"):
     plt = setup_plots()
     curves = losses if isinstance(losses, dict) else {None: losses}
     fig, ax = plt.subplots()
-    for label, values in curves.items():
-        ax.plot(range(len(values)), values, label=label)
+    for i, (label, values) in enumerate(curves.items()):  # dashes keep coinciding curves both visible
+        ax.plot(range(len(values)), values, label=label, linestyle=["-", "--", ":", "-."][i % 4])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_ylim(bottom=0)
