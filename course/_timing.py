@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.utils.benchmark as benchmark
@@ -19,8 +20,17 @@ def machine_description(device) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()
-    return f"CPU {cpu}, {torch.get_num_threads()} threads"
+    return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
+
+
+def cpu_model() -> str:
+    """The processor's model name where the system says it (Linux, macOS), else its architecture."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def matmul_measurements(sizes, device, min_run_time: float = 0.2) -> list:
