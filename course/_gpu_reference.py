@@ -73,7 +73,7 @@ def describe(reference: dict | None) -> str:
 
 def _say_not_recorded(ax) -> None:
     ax.text(0.5, 0.5, "GPU reference not recorded yet\nrun `" + RECORD_COMMAND + "` on a CUDA machine",
-            ha="center", va="center", transform=ax.transAxes, fontsize=9,
+            ha="center", va="center", transform=ax.transAxes, fontsize=8,
             bbox={"boxstyle": "round", "facecolor": "#fff3cd"})
 
 
@@ -113,6 +113,8 @@ def plot_gpu_timing_reference(reference: dict | None, own: dict | None = None):
     plt = setup_plots()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.2))
     if reference is None:
+        left.set_title("a large product: clock without sync vs CUDA events", fontsize=9)
+        right.set_title("copy to the GPU: pageable vs pinned memory", fontsize=9)
         for ax in (left, right):
             _say_not_recorded(ax)
             ax.set_xticks([])
@@ -124,15 +126,17 @@ def plot_gpu_timing_reference(reference: dict | None, own: dict | None = None):
     for offset, (name, data) in enumerate(sources):
         mistake, copies = data["timer_mistake"], data["copies"]
         xs = [i + offset * width for i in range(2)]
-        left.bar(xs, [mistake["unsynchronized_ms"], mistake["cuda_events_ms"]], width, label=name)
-        right.bar(xs, [copies["pageable_ms"], copies["pinned_ms"]], width, label=name)
+        bars = left.bar(xs, [mistake["unsynchronized_ms"], mistake["cuda_events_ms"]], width, label=name)
+        left.bar_label(bars, fmt="%.3g", fontsize=7)
+        bars = right.bar(xs, [copies["pageable_ms"], copies["pinned_ms"]], width, label=name)
+        right.bar_label(bars, fmt="%.3g", fontsize=7)
     centre = [i + (len(sources) - 1) * width / 2 for i in range(2)]
     left.set_xticks(centre, labels=["clock, no sync\n(wrong)", "CUDA events"])
     left.set_title(f"{reference['timer_mistake']['n']}x{reference['timer_mistake']['n']} product, ms", fontsize=9)
     right.set_xticks(centre, labels=["pageable", "pinned"])
     right.set_title(f"copy {reference['copies']['megabytes']} MB to the GPU, ms", fontsize=9)
+    left.set_yscale("log")  # the mistake is off by orders of magnitude; copies differ by a factor
     for ax in (left, right):
-        ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.suptitle(f"{reference['device']}, recorded {reference['recorded']}", fontsize=9)
     fig.tight_layout()
