@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
 PORT   ?= 8888
 
-.PHONY: setup system-deps lab test bench notebooks clean-venv
+.PHONY: setup system-deps lab test bench notebooks gpu-reference clean-venv
 
 ## setup: create .venv and install the pinned environment (skips when already done)
 setup: $(STAMP)
@@ -37,6 +37,11 @@ bench: setup
 ## notebooks: re-execute the course notebooks in place (after editing one), then commit their outputs
 notebooks: setup
 	$(BIN)/python course/execute.py
+
+## gpu-reference: on a machine with an NVIDIA GPU, record course/data/gpu_reference.json, then re-run 01 and 04
+gpu-reference: setup
+	$(BIN)/python course/gpu_reference.py
+	$(BIN)/python course/execute.py 01_what_is_pytorch 04_devices
 
 clean-venv:
 	rm -rf $(VENV)

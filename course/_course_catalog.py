@@ -20,6 +20,7 @@ NOTEBOOKS: dict[str, str | None] = {
     "05_autograd": "exercises/05_autograd/05_autograd.ipynb",
     "06_jacobians": "exercises/06_jacobians/06_jacobians.ipynb",
     "07_inside_autograd_minigrad": "exercises/07_minigrad/07_minigrad.ipynb",
+    "08_end_to_end": "exercises/08_end_to_end/08_end_to_end.ipynb",
 }
 
 IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"

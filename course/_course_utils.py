@@ -1,4 +1,4 @@
-"""Helpers shared by the course notebooks: plot set-up, device choice, honest timing, and the plots.
+"""Helpers shared by the course notebooks: plot set-up, device choice, and the plots (timing: _timing.py).
 
 The notebooks keep every PyTorch idea in plain sight; this module only holds the drawing code and
 the few lines of plumbing that would otherwise be repeated in several notebooks.
@@ -6,9 +6,7 @@ the few lines of plumbing that would otherwise be repeated in several notebooks.
 from __future__ import annotations
 
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,31 +40,6 @@ def best_device():
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def synchronize(device) -> None:
-    """Wait until every kernel queued on `device` has finished (a no-op on the CPU)."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def time_call(fn, device, repeats: int = 5, warmup: int = 2) -> float:
-    """Median wall-clock seconds of `fn()` on `device`, synchronizing so queued GPU work is counted."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def make_minigrad_importable() -> None:
@@ -123,39 +96,27 @@ def plot_unit_square_map(J, title: str = "J maps the unit square to a parallelog
     plt.show()
 
 
-def plot_timings(sizes, timings: dict, title: str):
-    """Log-log chart of seconds against matrix size, one line per label in `timings`."""
-    plt = setup_plots()
-    fig, ax = plt.subplots()
-    for label, seconds in timings.items():
-        ax.plot(sizes, [s * 1e3 for s in seconds], marker="o", label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, labels=[str(n) for n in sizes])
-    ax.set_yscale("log")
-    ax.set_xlabel("n (an n x n @ n x n matrix product)")
-    ax.set_ylabel("milliseconds (median)")
-    ax.set_title(title, fontsize=10)
-    ax.legend()
-    plt.show()
-
-
 def plot_loss(losses, title: str = "training loss"):
-    """Line plot of a list of loss values against the step number."""
+    """Loss against step number: one list of values, or a {label: values} dict drawn side by side."""
     plt = setup_plots()
+    curves = losses if isinstance(losses, dict) else {None: losses}
     fig, ax = plt.subplots()
-    ax.plot(range(len(losses)), losses)
+    for i, (label, values) in enumerate(curves.items()):  # dashes keep coinciding curves both visible
+        ax.plot(range(len(values)), values, label=label, linestyle=["-", "--", ":", "-."][i % 4])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
+    if isinstance(losses, dict):
+        ax.legend()
     plt.show()
 
 
 def autograd_graph(root, names: dict | None = None):
     """Walk `root.grad_fn` backwards; return (nodes, edges) with readable labels.
 
-    nodes maps a node to (label, depth); edges is a list of (child, parent) pairs meaning
-    "gradient flows from child to parent". Leaves reached through AccumulateGrad are labelled with
+    nodes maps a node to (label, depth); edges is a list of (consumer, producer) pairs: in the forward
+    pass the producer's output fed the consumer; backward sends gradient from consumer to producer. Leaves reached through AccumulateGrad are labelled with
     their name from `names` (a {name: tensor} dict) when given.
     """
     names = names or {}
@@ -194,6 +155,9 @@ def names_of(tensor, by_id: dict) -> str:
     return by_id.get(id(tensor), "")
 
 
+GRAPH_ARROWS = "arrows: the forward pass, inputs to output; backward() walks them in reverse"
+
+
 def plot_autograd_graph(root, names: dict | None = None, title: str = "the recorded graph"):
     """Draw the graph behind `root` with matplotlib (no Graphviz needed): output at the top."""
     plt = setup_plots()
@@ -207,8 +171,8 @@ def plot_autograd_graph(root, names: dict | None = None, title: str = "the recor
         for i, fn in enumerate(row):
             position[fn] = ((i + 1) / (len(row) + 1), -depth)
     fig, ax = plt.subplots(figsize=(6.0, 1.2 + 1.1 * len(rows)))
-    for parent, child in edges:
-        (x0, y0), (x1, y1) = position[child], position[parent]
+    for consumer, producer in edges:  # arrows drawn as the forward pass went: producer -> consumer
+        (x0, y0), (x1, y1) = position[producer], position[consumer]
         ax.annotate("", xy=(x1, y1 - 0.18), xytext=(x0, y0 + 0.18),
                     arrowprops={"arrowstyle": "->", "color": "gray"})
     for fn, (label, _) in nodes.items():
@@ -218,7 +182,7 @@ def plot_autograd_graph(root, names: dict | None = None, title: str = "the recor
     ax.set_xlim(0, 1)
     ax.set_ylim(-len(rows) + 0.4, 0.6)
     ax.axis("off")
-    ax.set_title(title + "  (arrows: direction gradients flow in backward)", fontsize=9)
+    ax.set_title(f"{title}\n({GRAPH_ARROWS})", fontsize=9)
     plt.show()
 
 
@@ -233,3 +197,24 @@ def show_error(fn) -> None:
         print(f"{type(error).__name__}: {str(error).strip().splitlines()[0]}")
     else:
         print("no error")
+
+
+
+class JitteredRange:
+    """A map-style dataset of n items; item i is [i, a torch random number, a NumPy random number].
+
+    It lives in a module (not a notebook cell) so that DataLoader worker processes can import it on
+    every platform, including those that start workers by spawning instead of forking.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        import numpy as np
+        import torch
+
+        return torch.tensor([float(i), torch.rand(()).item(), float(np.random.rand())])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "course"))
-from _course_catalog import NOTEBOOKS, output_text, read_notebook  # noqa: E402
+from _course_catalog import COURSE_DIR, NOTEBOOKS, output_text, read_notebook  # noqa: E402
 
 
 def flat(text: str) -> str:
@@ -77,6 +77,27 @@ def test_no_erratum_is_repeated(number, pattern):
     assert match is None, f"erratum {number}: {course[max(0, match.start() - 80):match.end() + 80]!r}"
 
 
+# issue 12's errors in the first edition of the course: (erratum number in issue 12, pattern of the wrong claim)
+ISSUE12_WRONG_CLAIMS = [
+    (1, r"a custom `?Function`? must do it itself|gives an error that says what to do, as in PyTorch"),
+    (2, r"doubling \$?n\$? costs about eight times|costs about eight times more"),
+    (3, r"direction gradients flow"),
+    (4, r"summed, which is why gradients \*{0,2}accumulate"),
+    (5, r"costs about two gradient evaluations"),
+    (6, r"never moves data (implicitly|behind)"),
+    (7, r"agree to about \$10\^\{-4\}\$"),
+    (8, r"never need (it|retain_graph)"),
+    (9, r"the constant 3\b|fifteen lines"),
+]
+
+
+@pytest.mark.parametrize("number,pattern", ISSUE12_WRONG_CLAIMS, ids=[f"issue12-{n}" for n, _ in ISSUE12_WRONG_CLAIMS])
+def test_no_error_of_the_first_edition_is_repeated(number, pattern):
+    text = course_text() + flat((COURSE_DIR / "_course_utils.py").read_text())
+    match = re.search(pattern, text, flags=re.IGNORECASE)
+    assert match is None, f"issue 12 erratum {number}: {text[max(0, match.start() - 80):match.end() + 80]!r}"
+
+
 def test_no_code_cell_calls_torch_autograd_or_reads_data_norm():
     code = "\n".join(code_text(stem) for stem in NOTEBOOKS)
     assert not re.search(r"torch\.autograd\(", code)       # erratum 18: not callable
@@ -120,6 +141,25 @@ CORRECT_STATEMENTS = [
     ("06_jacobians", "Forward mode computes Jacobian-vector products"),
     ("06_jacobians", "`gradient` in `Tensor.backward`, `grad_tensors` in `torch.autograd.backward`, `grad_outputs`"),
     ("06_jacobians", "`torch.autograd` is a package, not a function"),
+    # issue 12, errata 1-9
+    ("07_inside_autograd_minigrad", "PyTorch **sums the gradient back silently**"),
+    ("07_inside_autograd_minigrad", "It raises an error only when the returned shape cannot be reduced"),
+    ("07_inside_autograd_minigrad", "Why is minigrad stricter?"),
+    ("01_what_is_pytorch", "No single factor describes every size"),
+    ("01_what_is_pytorch", "measured on:"),
+    ("05_autograd", "The arrows point the way the **forward**"),
+    ("07_inside_autograd_minigrad", "that sum is the chain rule itself"),
+    ("07_inside_autograd_minigrad", "**accumulation across `backward()` calls**"),
+    ("06_jacobians", "its own documentation warns that it is significantly slower than `vhp`"),
+    ("06_jacobians", "jvp(grad(s), (x,), (u,))"),
+    ("04_devices", "except 0-d CPU tensors"),
+    ("06_jacobians", "gap of $-3\\cdot10^{-4}$ and $-4\\cdot10^{-4}$"),
+    ("06_jacobians", "$\\lVert h\\rVert^2 = 5\\cdot10^{-4}$"),
+    ("05_autograd", "**two backward passes go through a shared part of one graph**"),
+    ("07_inside_autograd_minigrad", "**`t.data` is a minigrad `Tensor` sharing `t`'s memory, outside the graph**"),
+    ("07_inside_autograd_minigrad", "**`t.array`** (no copy)"),
+    ("07_inside_autograd_minigrad", "under thirty lines"),
+    ("06_jacobians", "$(v^\\top J)^\\top = J^\\top v$"),
 ]
 
 
@@ -130,12 +170,15 @@ def test_the_correct_statement_is_taught(stem, statement):
 
 # syllabus sections 1 and 2: (notebook, names that must appear in its code)
 SYLLABUS_CODE = {
-    "01_what_is_pytorch": ["requires_grad=True", ".backward()", "synchronize"],
+    "01_what_is_pytorch": ["requires_grad=True", ".backward()", "synchronize", "matmul_measurements(",
+                           "benchmark.Compare(", "machine_description(", "ratios_per_doubling(", "load_reference()"],
     "02_tensors": ["torch.tensor(", "zeros_like", "rand_like", "new_ones", "new_full", "torch.rand(",
                    "torch.randn(", "torch.ones(", "torch.zeros(", "torch.full(", "torch.empty(",
                    ".shape", ".dtype", ".device", "torch.add(a, b)", "out=", "add_(", " @ ", " * ",
                    "keepdim=True", "dim=", ".view(", ".reshape(", "-1", ".item()", ".stride()",
-                   ".is_contiguous()", ".clone()", "result_type", "broadcast_shapes", "A[A % 2 == 0]"],
+                   ".is_contiguous()", ".clone()", "result_type", "broadcast_shapes", "A[A % 2 == 0]", "torch.cat(", "torch.stack(", ".unsqueeze(", ".squeeze(",
+                   ".permute(", ".expand(", ".repeat(", "torch.where(", "torch.dot(", "torch.mv(", ".norm()",
+                   " & ", " | ", "~"],
     "03_numpy_bridge": ["torch.from_numpy(", "torch.as_tensor(", "torch.tensor(a)", ".numpy()",
                         "numpy(force=True)", ".detach().numpy()", "np.shares_memory", "default_rng(0)",
                         "t.add_(1)", "t = t + 1"],
@@ -150,10 +193,17 @@ SYLLABUS_CODE = {
                     ".clamp(", "binary_cross_entropy_with_logits", "F.softplus", "F.logsigmoid",
                     "torch.autograd.Function", "ctx.save_for_backward", ".apply(", "gradcheck(",
                     "torch.float64", "register_hook", "Dataset", "DataLoader(", "zero_grad()",
-                    "torch.manual_seed(0)", "while "],
+                    "torch.manual_seed(0)", "while ",
+                    "retain_graph=True)", "requires_grad_(False)", "u = x.detach()", "model.eval()",
+                    "torch.inference_mode()", "torch.Generator()", "drop_last=True", "collate_fn=",
+                    "num_workers=2", "torch.use_deterministic_algorithms(True)"],
+    "08_end_to_end": ["engines = {\"torch\": torch, \"minigrad\": mg}", "lib.nn.Linear(", "lib.optim.SGD(",
+                      "binary_cross_entropy_with_logits", "optimizer.zero_grad()", "load_state_dict(",
+                      "default_rng(0)"],
     "06_jacobians": ["jacobian(", "backward(gradient=v)", "grad_outputs=v", "vjp(", "jvp(", "hessian(",
                      "hvp(", "tf.jacrev(", "tf.jacfwd(", "tf.vmap(", "tf.grad(", "tf.hessian(",
-                     "create_graph=True"],
+                     "create_graph=True", "argnums=(0, 1)", "in_dims=(None, None, 0)", "tf.vmap(vjp_fn)",
+                     "tf.jvp(tf.grad(", "benchmark.Timer("],
 }
 
 
@@ -189,6 +239,47 @@ GROUND_TRUTH_OUTPUTS = [
     ("04_devices", "tensor([[10., 13.], [28., 40.]]) cpu 1.0"),
     ("06_jacobians", "torch.Size([3, 2]) = (m, n)"),
     ("06_jacobians", "tensor([[6., 4.], [4., 2.]])"),
+    # issue 12: both broadcasting behaviours side by side (erratum 1)
+    ("07_inside_autograd_minigrad", "torch: (3, 1) (1, 4) | col.grad = [4.0, 4.0, 4.0]"),
+    ("07_inside_autograd_minigrad", "got shape [3, 4] but expected shape [3, 1]"),
+    ("07_inside_autograd_minigrad", "got [5] but expected shape compatible with [3]"),
+    ("07_inside_autograd_minigrad", "ndarray | shares memory with t: True"),
+    # erratum 6: a 0-d CPU tensor combines with another device, a (1,) tensor does not
+    ("04_devices", "meta RuntimeError: Tensor on device cpu is not on the expected device meta!"),
+    # erratum 7: the printed gap and ||h||^2
+    ("06_jacobians", "gap: -3.0e-04, -4.0e-04; its length 5.0e-04; ||h||^2 = 5.0e-04"),
+    # erratum 8: two backward passes through a shared subgraph
+    ("05_autograd", "d loss_a/dw: tensor([0.7864, 0.1413]) d loss_b/dw: tensor([ 0.7269, -0.2724])"),
+    # erratum 5: forward-over-reverse agrees with hvp, vhp and H @ u
+    ("06_jacobians", "jvp of grad: tensor([2., 2.])"),
+    ("06_jacobians", "autograd.functional.vhp: tensor([2., 2.])"),
+    # new content: 02 joining and shapes
+    ("02_tensors", "torch.Size([4, 3]) torch.Size([2, 6]) torch.Size([2, 2, 3]) torch.Size([2, 3, 2])"),
+    ("02_tensors", "expand: stride (1, 0) shares memory: True"),
+    ("02_tensors", "repeat: stride (4, 1) shares memory: False"),
+    ("02_tensors", "tensor(11.) tensor(11.)"),
+    ("02_tensors", "tensor(5.) tensor(5.) tensor(7.)"),
+    # 05: propagation, freezing, stop-gradient, mistakes, data loading
+    ("05_autograd", "True False False"),
+    ("05_autograd", "frozen layer unchanged: True | its grad: None"),
+    ("05_autograd", "z = 14.0 | x.grad = tensor([1., 2., 3.]) | equals u: True"),
+    ("05_autograd", "wrong: torch.Size([4, 4]) loss 2.5"),
+    ("05_autograd", "fixed: torch.Size([4]) loss 0.0"),
+    ("05_autograd", "step 1: w is a leaf: False, w.grad = None"),
+    ("05_autograd", "after eval(): requires grad: True"),
+    ("05_autograd", "Inference tensors cannot be saved for backward"),
+    ("05_autograd", "batch sizes: [4, 4, 2]"),
+    ("05_autograd", "drop_last: [4, 4]"),
+    ("05_autograd", "same seed, same items and random numbers: True"),
+    ("05_autograd", "another seed, different: True"),
+    # 06: torch.func in depth
+    ("06_jacobians", "torch.Size([3, 3, 2]) torch.Size([3, 3])"),
+    ("06_jacobians", "torch.Size([5, 3, 3, 2]) = (batch, output, *W.shape)"),
+    ("06_jacobians", "equals jacrev: True"),
+    # 08: both engines learn the same weights
+    ("08_end_to_end", "largest weight difference below 1e-5: True"),
+    ("08_end_to_end", "largest weight difference below 1e-4: True"),
+    ("08_end_to_end", "logistic regression on the rings: accuracy 0.51"),
 ]
 
 
@@ -206,7 +297,10 @@ def test_the_doubling_loop_counts_its_doublings():
 
 # required plots: (notebook, a phrase from the plotting call, at least this many figures there)
 REQUIRED_PLOTS = [
-    ("01_what_is_pytorch", "plot_timings(", 1),
+    ("01_what_is_pytorch", "plot_matmul_with_reference(", 1),
+    ("04_devices", "plot_gpu_timing_reference(", 1),
+    ("05_autograd", "plot_loss(curves", 1),
+    ("08_end_to_end", "plot_loss(curves", 2),
     ("05_autograd", "plot_function_and_derivative(", 1),
     ("05_autograd", "plot_autograd_graph(", 1),
     ("05_autograd", "plot_loss(", 1),

@@ -96,3 +96,43 @@ def test_compared_outputs_hold_nothing_machine_specific(stem):
             for what, pattern in VOLATILE.items():
                 assert not pattern.search(text), f"{what} in output of:\n{cell.source}\n---\n{text}"
             assert output.output_type != "stream" or output.name == "stdout", f"stderr from:\n{cell.source}"
+
+
+PREDICT = "**Predict, then run.**"
+ANSWER = "<details><summary><b>Answer</b>"
+# (notebook, at least this many predictions, a phrase each of some named predictions must contain)
+PREDICTIONS = {
+    "01_what_is_pytorch": (1, ["how many doublings"]),
+    "02_tensors": (5, ["What dtype", "What shape does `(3, 1) + (4,)`", "share memory with `x`",
+                       "`torch.cat([p, q])`", "`col.expand(3, 4)`"]),
+    "03_numpy_bridge": (2, ["Which of `shared`, `maybe` and `copied`", "`t.add_(1)`"]),
+    "04_devices": (1, ["**0-d** tensor"]),
+    "05_autograd": (6, ["Is `b` a leaf?", "without touching `x.grad`", "require grad?", "`u = x.detach()`",
+                        "What shape is `prediction - target`?", "How many batches"]),
+    "06_jacobians": (2, ["jacrev(layer, argnums=(0, 1))", "which of `jacrev` and `jacfwd` is faster"]),
+    "07_inside_autograd_minigrad": (1, ["What does PyTorch do with them"]),
+    "08_end_to_end": (1, ["**bit for bit**"]),
+}
+
+
+def test_every_lecture_after_the_welcome_asks_for_predictions():
+    assert sorted(PREDICTIONS) == sorted(s for s in STEMS if s != "00_welcome")
+
+
+@pytest.mark.parametrize("stem", list(PREDICTIONS))
+def test_predictions_come_before_the_run_and_the_answer_after_it(stem):
+    cells = read_notebook(stem).cells
+    prompts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(PREDICT)]
+    least, phrases = PREDICTIONS[stem]
+    assert len(prompts) >= least
+    for phrase in phrases:
+        assert any(phrase in cells[i].source for i in prompts), f"no prediction asks {phrase!r}"
+    for i in prompts:
+        rest = cells[i + 1:]
+        answer = next(k for k, c in enumerate(rest) if c.cell_type == "markdown" and ANSWER in c.source)
+        between = rest[:answer]
+        assert any(c.cell_type == "code" for c in between), f"nothing to run between prompt and answer:\n{cells[i].source}"
+        assert not any(c.source.startswith(PREDICT) for c in between), "a prompt without its own answer"
+        assert rest[answer].source.rstrip().endswith("</details>"), "the answer must stay collapsed until opened"
+    answers = [c for c in cells if c.cell_type == "markdown" and ANSWER in c.source]
+    assert len(answers) == len(prompts), "every answer belongs to a prompt"

@@ -21,13 +21,6 @@ def test_best_device_matches_what_torch_reports():
     assert _course_utils.best_device() == torch.device(expected)
 
 
-def test_time_call_runs_the_function_warmup_plus_repeats_times():
-    calls = []
-    seconds = _course_utils.time_call(lambda: calls.append(1), "cpu", repeats=3, warmup=2)
-    assert len(calls) == 5
-    assert seconds >= 0
-
-
 def test_show_error_prints_type_and_first_line(capsys):
     _course_utils.show_error(lambda: torch.ones(2, 3) + torch.ones(3, 2))
     _course_utils.show_error(lambda: None)
@@ -55,11 +48,40 @@ def test_plots_render_without_error():
     x = torch.linspace(-1, 1, 5, requires_grad=True)
     _course_utils.plot_function_and_derivative(x, x ** 2, 2 * x, "f", "f'")
     _course_utils.plot_unit_square_map([[2.0, -1.0], [1.0, 2.0]])
-    _course_utils.plot_timings([32, 64], {"cpu": [1e-4, 2e-4]}, "t")
     _course_utils.plot_loss([1.0, 0.5, 0.25])
+    _course_utils.plot_loss({"a": [1.0, 0.5], "b": [1.0, 0.7]})
     _course_utils.plot_autograd_graph((x * 2).sum(), {"x": x})
     assert len(plt.get_fignums()) == 5
     plt.close("all")
+
+
+def test_autograd_graph_arrows_point_the_way_the_forward_pass_went():
+    plt = _course_utils.setup_plots()
+    plt.switch_backend("Agg")
+    w = torch.tensor(2.0, requires_grad=True)
+    out = torch.sigmoid(w * 3.0)
+    _course_utils.plot_autograd_graph(out, {"w": w, "out": out})
+    ax = plt.gcf().axes[0]
+    arrows = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+    assert len(arrows) == 2  # leaf w -> MulBackward0 -> SigmoidBackward0
+    for arrow in arrows:
+        head_y, tail_y = arrow.xy[1], arrow.xyann[1]
+        assert head_y > tail_y, "an arrow points down, from the output towards the leaves"
+    assert "forward pass" in ax.get_title() and "reverse" in ax.get_title()
+    plt.close("all")
+
+
+def test_jittered_range_dataset_draws_from_torch_and_numpy_generators():
+    import numpy as np
+
+    data = _course_utils.JitteredRange(3)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    first = torch.stack([data[i] for i in range(3)])
+    torch.manual_seed(0)
+    np.random.seed(0)
+    assert torch.equal(first, torch.stack([data[i] for i in range(3)]))
+    assert first[:, 0].tolist() == [0.0, 1.0, 2.0] and len(data) == 3
 
 
 def sanitize_rules():
