@@ -15,7 +15,7 @@ import torch
 __all__ = [
     "CheckFailed", "fail", "check", "check_equal", "check_tensor", "check_array", "check_grad",
     "check_shares_memory", "check_device", "check_uniform", "check_matches_torch", "check_minigrad_tensor",
-    "available_device", "student", "StudentError",
+    "available_device", "student", "StudentError", "check_student_matches_torch",
 ]
 
 
@@ -221,6 +221,37 @@ def check_minigrad_tensor(got, expected: torch.Tensor, name: str, **kwargs) -> N
     check(type(got) is minigrad.Tensor, f"{name} should be a minigrad Tensor, got {type(got).__name__}"
           + (": did you forget to `return` the result?" if got is None else "."))
     check_tensor(torch.from_numpy(np.array(got.detach().numpy())), expected, name, **kwargs)
+
+
+def check_student_matches_torch(student, name: str, torch_fn, *arrays, params=(), what: str,
+                                atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
+    """The student's minigrad callable `name` (e.g. "Softplus.apply"), reached through `student` (see VOCABULARY.md),
+    agrees with `torch_fn` on the output and on the gradient of every input, for a random upstream gradient.
+
+    The NumPy `arrays` become leaves that require grad (minigrad ones in the student's kernel, torch ones here);
+    the non-tensor `params` follow them in both calls. Tolerances default per dtype as in check_matches_torch
+    (float64: atol 1e-9, rtol 1e-7; float32: atol 1e-5, rtol 1e-4). `what` says what was tested.
+    """
+    import minigrad
+
+    torch_args = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = torch_fn(*torch_args, *params)
+    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(expected.shape)),
+                          dtype=_to_numpy(expected).dtype)
+    expected.backward(torch.from_numpy(upstream))
+    float64 = expected.dtype == torch.float64
+    atol = atol if atol is not None else (1e-9 if float64 else 1e-5)
+    rtol = rtol if rtol is not None else (1e-7 if float64 else 1e-4)
+    try:
+        result, grads = student.grad(name, *(minigrad.tensor(a, requires_grad=True) for a in arrays), *params,
+                                     upstream=minigrad.tensor(upstream))
+    except StudentError as err:
+        fail(f"{what}: your code raised {err}")
+    check_minigrad_tensor(result, expected.detach(), f"{what}: the output", atol=atol, rtol=rtol)
+    for i, (got, leaf) in enumerate(zip(grads, torch_args)):
+        check(got is not None, f"{what}: input {i} got no gradient: backward must return one gradient per input "
+                               "of forward, each of that input's shape.")
+        check_minigrad_tensor(got, leaf.grad, f"{what}: the gradient of input {i}", atol=atol, rtol=rtol)
 
 
 def available_device() -> torch.device:
