@@ -10,7 +10,8 @@ import pytest
 from grading import release
 from grading.nbgrader_util import REPO_ROOT, RELEASE_DIR, SOURCE_DIR, assignments, is_test_cell, nbgrader_meta
 
-ASSIGNMENTS = ["02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians", "07_minigrad"]
+ASSIGNMENTS = ["02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians", "07_minigrad",
+               "07_minigrad_engine"]
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
