@@ -127,3 +127,68 @@ def test_tensor_subclasses_that_could_lie_are_rejected():
     msg = failure(check_tensor, liar, torch.ones(2), "answer()")
     assert "Liar, a subclass of torch.Tensor" in msg and "plain tensor" in msg
     check_tensor(torch.ones(2), torch.ones(2), "answer()")
+
+
+def test_check_student_matches_torch_compares_output_and_every_gradient_through_plain_data():
+    """The trusted-side check of a student's minigrad Function: right rules pass; a wrong gradient, a missing one,
+    and a raising answer each fail with a sentence that says which."""
+    import textwrap
+
+    from grading.checks import check_student_matches_torch
+    from grading.student import Student, serve
+
+    namespace = {}
+    exec(textwrap.dedent("""\
+        import minigrad as mg
+        from minigrad.autograd import Function
+
+        class Square(Function):
+            @staticmethod
+            def forward(ctx, x, scale):
+                ctx.save_for_backward(x)
+                ctx.scale = scale
+                return x * x * scale
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (x,) = ctx.saved_tensors
+                return grad_output * 2 * x * ctx.scale, None
+
+        class SquareHalfGrad(Square):
+            @staticmethod
+            def backward(ctx, grad_output):
+                (x,) = ctx.saved_tensors
+                return grad_output * x * ctx.scale, None
+
+        def mul_no_grad_for_b(a, b):
+            class Mul(Function):
+                @staticmethod
+                def forward(ctx, a, b):
+                    ctx.save_for_backward(b)
+                    return a * b
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (b,) = ctx.saved_tensors
+                    return grad_output * b, None
+            return Mul.apply(a, b)
+
+        def broken(x, scale):
+            raise ValueError("not yet")
+    """), namespace)
+    remote = Student(lambda text: serve(text, namespace), lambda: [])
+    x = np.random.default_rng(0).standard_normal((2, 3))
+
+    def torch_square(t, scale):
+        return t * t * scale
+
+    check_student_matches_torch(remote, "Square.apply", torch_square, x, params=[3.0], what="Square")
+    check_student_matches_torch(remote, "Square.apply", torch_square, x.astype(np.float32), params=[3.0],
+                                what="Square in float32")
+    msg = failure(check_student_matches_torch, remote, "SquareHalfGrad.apply", torch_square, x, params=[3.0],
+                  what="SquareHalfGrad")
+    assert msg.startswith("SquareHalfGrad: the gradient of input 0: wrong values")
+    msg = failure(check_student_matches_torch, remote, "mul_no_grad_for_b", torch.mul, x, x, what="Mul")
+    assert msg.startswith("Mul: input 1 got no gradient: backward must return one gradient per input")
+    msg = failure(check_student_matches_torch, remote, "broken", torch_square, x, params=[3.0], what="broken")
+    assert msg == "broken: your code raised ValueError: not yet"
