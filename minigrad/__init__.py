@@ -14,7 +14,7 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
                        randn_like, tensor, zeros, zeros_like)
-from .functions import (abs, add, allclose, amax, amin, argmax, argmin, cat, clamp, cos, div, eq,
+from .functions import (abs, add, all, any, floor_divide, remainder, allclose, amax, amin, argmax, argmin, cat, clamp, cos, div, eq,
                         equal, exp, flatten, ge, gt, isfinite, isnan, le, log, log_softmax,
                         logical_and, logical_not, logical_or, logsumexp, lt, matmul, max, maximum,
                         mean, min, minimum, mul, ne, neg, permute, pow, relu, reshape, sigmoid, sign,

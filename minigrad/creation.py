@@ -28,13 +28,13 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     Python floats become float32 and Python ints int64, as in torch; NumPy arrays keep their
     dtype (float64 stays float64)."""
     if isinstance(data, Tensor):
-        arr = data.data.copy()
+        arr = data.array.copy()
     elif hasattr(data, "__cuda_array_interface__"):  # a CuPy array
         arr = data.copy()
     else:
         from_python = not isinstance(data, (np.ndarray, np.generic))
         if from_python and isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in data):
-            data = [v.detach().data if isinstance(v, Tensor) else v for v in data]
+            data = [v.detach().array if isinstance(v, Tensor) else v for v in data]
         try:
             arr = np.array(data)
         except ValueError as e:
@@ -164,8 +164,9 @@ def randn(*size, dtype=None, requires_grad=False, device=None):
 
 
 def randint(low, high=None, size=(), dtype=None, requires_grad=False, device=None):
-    if high is None:
-        low, high = 0, low
+    """randint(high, size) or randint(low, high, size): integers in [low, high)."""
+    if high is None or isinstance(high, (tuple, list)):
+        low, high, size = 0, low, size if high is None else high
     return _finish(_rng.integers(low, high, size=_size((size,))), dtype or "int64", requires_grad, device)
 
 

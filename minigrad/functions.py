@@ -11,25 +11,27 @@ import numpy as np
 
 from . import _device
 from ._dtype import float32, result_type
-from .ops import (Abs, Amax, ArgReduce, Cast, Cat, Clamp, Cos, Div, Exp, Expand, GetItem, Linear,
-                  Log, LogSoftmax, LogSumExp, MatMul, Maximum, Mean, Minimum, Mul, Neg, Permute,
-                  Pow, PowScalar, Relu, Reshape, RPowScalar, Sigmoid, Sin, Softmax, Sqrt, Sub, Sum,
-                  Tanh, ToDevice, Where, Add, _const, _dims, _normalize_index, _xp)  # noqa: I001
+from .ops import (Abs, Amax, ArgReduce, Cast, Cat, Clamp, ClampTensor, Clone, Cos, Div, Exp,
+                  Expand, GetItem, Linear, Log, LogSoftmax, LogSumExp, MatMul, Maximum, Mean,
+                  Minimum, Mul, Neg, Permute, Pow, PowScalar, Relu, Remainder, Reshape, RoundedDiv,
+                  RPowScalar, Sigmoid, Sign, Sin, Softmax, Sqrt, Squeeze, Sub, Sum, Tanh, ToDevice,
+                  Transpose, TransposeT, Unsqueeze, Where, Add, _const, _dims, _normalize_index,
+                  _xp)  # noqa: I001
 from .tensor import Tensor, _make
 
 
 def _tensor_like(value, dtype, like):
     """A Python number (or array-like) as a tensor of `dtype` on `like`'s device."""
     if isinstance(value, Tensor):
-        return value if value.data.dtype == dtype.np else Cast._apply1(value, dtype)
-    xp = np if isinstance(like.data, np.ndarray) else _xp(like)
+        return value if value.array.dtype == dtype.np else Cast._apply1(value, dtype)
+    xp = np if isinstance(like.array, np.ndarray) else _xp(like)
     return _make(xp.asarray(value, dtype=dtype.np))
 
 
 def _operands(a, b):
     """Both operands as tensors of the promoted dtype (PyTorch's promotion rules)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a.data.dtype is b.data.dtype:  # the common case: nothing to do
+        if a.array.dtype is b.array.dtype:  # the common case: nothing to do
             return a, b
         if a.device != b.device:
             raise RuntimeError(
@@ -57,12 +59,12 @@ def _binary(cls, a, b):
     number, which keeps the tensor's dtype) skip the general promotion code."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is b.data.dtype:
+            if a.array.dtype is b.array.dtype:
                 return cls._apply2(a, b)
-        elif type(b) in _PY_NUMBERS and a.data.dtype.kind == "f":
-            return cls._apply2(a, _make(_xp(a).asarray(b, dtype=a.data.dtype)))
-    elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
-        return cls._apply2(_make(_xp(b).asarray(a, dtype=b.data.dtype)), b)
+        elif type(b) in _PY_NUMBERS and a.array.dtype.kind == "f":
+            return cls._apply2(a, _make(_xp(a).asarray(b, dtype=a.array.dtype)))
+    elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b.array.dtype.kind == "f":
+        return cls._apply2(_make(_xp(b).asarray(a, dtype=b.array.dtype)), b)
     a, b = _operands(a, b)
     return cls._apply2(a, b)
 
@@ -74,7 +76,7 @@ def _floating(a):
     """Integer inputs of float-valued ops become float32 (torch: exp(int tensor) is float)."""
     if not isinstance(a, Tensor):
         a = _as_tensor(a)
-    return a if a.data.dtype.kind == "f" else Cast._apply1(a, float32)
+    return a if a.array.dtype.kind == "f" else Cast._apply1(a, float32)
 
 
 def add(a, b, *, alpha=1):
@@ -82,18 +84,48 @@ def add(a, b, *, alpha=1):
 
 
 def sub(a, b, *, alpha=1):
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
     return _binary(Sub, a, b if alpha == 1 else b * alpha)
+
+
+def _is_bool(x):
+    return isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x.array.dtype == np.bool_)
 
 
 def mul(a, b):
     return _binary(Mul, a, b)
 
 
-def div(a, b):
+def div(a, b, *, rounding_mode=None):
+    """a / b; rounding_mode "trunc" or "floor" rounds the quotient (integers stay integers)."""
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError(
+                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"'{rounding_mode}'"
+            )
+        a, b = _operands(a, b)
+        return RoundedDiv.apply(a, b, rounding_mode, True)
     a, b = _operands(a, b)
-    if a.data.dtype.kind != "f":  # true division of integers gives float32, as in torch
+    if a.array.dtype.kind != "f":  # true division of integers gives float32, as in torch
         a, b = Cast._apply1(a, float32), Cast._apply1(b, float32)
     return Div.apply(a, b)
+
+
+def floor_divide(a, b):
+    """a // b, rounded down; like torch, it has no derivative (backward raises)."""
+    a, b = _operands(a, b)
+    return RoundedDiv.apply(a, b, "floor", False)
+
+
+def remainder(a, b):
+    """a % b with the sign of b, as Python's % and torch.remainder."""
+    a, b = _operands(a, b)
+    return Remainder.apply(a, b)
 
 
 def pow(a, b):
@@ -118,8 +150,8 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, recorded as one operation."""
-    dt = x.data.dtype
-    if weight.data.dtype is dt and (bias is None or bias.data.dtype is dt) and x.ndim and \
+    dt = x.array.dtype
+    if weight.array.dtype is dt and (bias is None or bias.array.dtype is dt) and x.ndim and \
             weight.ndim == 2 and x.shape[-1] == weight.shape[1]:
         return Linear.apply(x, weight, bias)
     d = result_type(*[t for t in (x, weight, bias) if t is not None])
@@ -146,7 +178,7 @@ def where(condition, input, other):
     """Elementwise `input if condition else other`; condition must be a bool tensor."""
     if not isinstance(condition, Tensor):
         condition = _as_tensor(condition)
-    if condition.data.dtype != np.bool_:
+    if condition.array.dtype != np.bool_:
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype "
             f"{condition.dtype.name}; compare first, e.g. where(x > 0, x, 0)."
@@ -156,6 +188,11 @@ def where(condition, input, other):
 
 
 def neg(a):
+    if a.array.dtype == np.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
+        )
     return Neg._apply1(a)
 
 
@@ -163,7 +200,7 @@ def _floating_unary(op, name):
     """`minigrad.<name>(a)`: integer and bool inputs are promoted to float32 first, as torch does."""
 
     def fn(a):
-        return op._apply1(a if a.data.dtype.kind == "f" else _floating(a))
+        return op._apply1(a if a.array.dtype.kind == "f" else _floating(a))
 
     fn.__name__ = fn.__qualname__ = name
     return fn
@@ -187,16 +224,18 @@ def abs(a):
 
 
 def sign(a):
-    return _const(np.sign(a.data))
+    return Sign._apply1(a)
 
 
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds: compose from max/min
-        out = a if min is None else maximum(a, min)
-        return out if max is None else minimum(out, max)
-    if a.data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        bounds = [v for v in (min, max) if v is not None]
+        d = result_type(a, *bounds)
+        lo, hi = (None if v is None else _tensor_like(v, d, a) for v in (min, max))
+        return ClampTensor.apply(_tensor_like(a, d, a), lo, hi)
+    if a.array.dtype.kind != "f" and builtins.any(isinstance(v, float) for v in (min, max)):
         a = Cast._apply1(a, float32)
     return Clamp._apply1(a, min, max)
 
@@ -205,19 +244,26 @@ def _to_dtype(a, dtype):
     from ._dtype import as_dtype
 
     d = as_dtype(dtype)
-    return a if a.data.dtype == d.np else Cast._apply1(a, d)
+    return a if a.array.dtype == d.np else Cast._apply1(a, d)
+
+
+def _all_if_empty(dim):
+    """dim=() or [] means every dimension (torch's rule for sum and mean)."""
+    return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
 
 
 def sum(a, dim=None, keepdim=False, *, dtype=None):
+    dim = _all_if_empty(dim)
     if dtype is not None:
         a = _to_dtype(a, dtype)
     return Sum._apply1(a, dim, keepdim)
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
+    dim = _all_if_empty(dim)
     if dtype is not None:
         a = _to_dtype(a, dtype)
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {a.dtype.name}. Convert first, e.g. x.float().mean()."
@@ -233,14 +279,14 @@ def _extreme(a, dim, keepdim, reduce, arg, result):
     if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
         return (maximum if reduce is np.max else minimum)(a, dim)
     if dim is None:
-        return Amax._apply1(a, None, False, reduce)
+        return Amax._apply1(a, None, False, reduce, True)
     values = ArgReduce._apply1(a, dim, keepdim, arg)
     return result(values, _const(values.grad_fn.indices if values.grad_fn else _indices(a, dim, keepdim, arg)))
 
 
 def _indices(a, dim, keepdim, arg):
     (d,) = _dims(dim, a.ndim)
-    x = a.data if a.ndim else a.data.reshape(1)
+    x = a.array if a.ndim else a.array.reshape(1)
     idx = arg(x, axis=d, keepdims=keepdim)
     return idx.reshape(()) if not a.ndim else idx
 
@@ -255,22 +301,32 @@ def min(a, dim=None, keepdim=False):
 
 
 def amax(a, dim=(), keepdim=False):
-    return Amax._apply1(a, dim if dim != () else None, keepdim, np.max)
+    return Amax._apply1(a, _all_if_empty(dim), keepdim, np.max)
 
 
 def amin(a, dim=(), keepdim=False):
-    return Amax._apply1(a, dim if dim != () else None, keepdim, np.min)
+    return Amax._apply1(a, _all_if_empty(dim), keepdim, np.min)
+
+
+def all(a, dim=None, keepdim=False):
+    """True where every element (along dim) is nonzero; a bool tensor."""
+    return _const(np.asarray(np.all(a.array, axis=None if dim is None else _dims(dim, a.ndim), keepdims=keepdim)))
+
+
+def any(a, dim=None, keepdim=False):
+    """True where some element (along dim) is nonzero; a bool tensor."""
+    return _const(np.asarray(np.any(a.array, axis=None if dim is None else _dims(dim, a.ndim), keepdims=keepdim)))
 
 
 def argmax(a, dim=None, keepdim=False):
     if dim is None:
-        return _const(np.asarray(np.argmax(a.data)))
+        return _const(np.asarray(np.argmax(a.array)))
     return _const(_indices(a, dim, keepdim, np.argmax))
 
 
 def argmin(a, dim=None, keepdim=False):
     if dim is None:
-        return _const(np.asarray(np.argmin(a.data)))
+        return _const(np.asarray(np.argmin(a.array)))
     return _const(_indices(a, dim, keepdim, np.argmin))
 
 
@@ -305,8 +361,8 @@ def _shape_arg(shape):
 
 def reshape(a, *shape):
     shape = _shape_arg(shape)
-    if -1 not in shape and int(np.prod(shape)) != a.data.size:
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {a.data.size}")
+    if -1 not in shape and int(np.prod(shape)) != a.array.size:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {a.array.size}")
     return Reshape._apply1(a, shape)
 
 
@@ -328,7 +384,7 @@ def squeeze(a, dim=None):
     else:
         dims = _dims(dim, a.ndim)
         shape = tuple(n for i, n in enumerate(a.shape) if not (i in dims and n == 1))
-    return a if shape == a.shape else Reshape._apply1(a, shape)
+    return a if shape == a.shape else Squeeze._apply1(a, shape)
 
 
 def unsqueeze(a, dim):
@@ -336,7 +392,7 @@ def unsqueeze(a, dim):
     if not -n <= dim < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     d = dim % n
-    return Reshape._apply1(a, a.shape[:d] + (1,) + a.shape[d:])
+    return Unsqueeze._apply1(a, a.shape[:d] + (1,) + a.shape[d:])
 
 
 def expand(a, *sizes):
@@ -373,19 +429,19 @@ def permute(a, *dims):
     return Permute._apply1(a, tuple(d % a.ndim for d in dims))
 
 
-def transpose(a, dim0, dim1):
+def transpose(a, dim0, dim1, _node=Transpose):
     if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return a
     dims = list(range(a.ndim))
     d0, d1 = _dims(dim0, a.ndim)[0], _dims(dim1, a.ndim)[0]
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute._apply1(a, tuple(dims))
+    return _node._apply1(a, tuple(dims))
 
 
 def t(a):
     if a.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
-    return transpose(a, 0, -1) if a.ndim == 2 else a
+    return transpose(a, 0, -1, TransposeT) if a.ndim == 2 else a
 
 
 def cat(tensors, dim=0):
@@ -397,7 +453,7 @@ def cat(tensors, dim=0):
     (axis,) = _dims(dim, tensors[0].ndim)
     ref = tensors[0].shape
     for i, x in enumerate(tensors):
-        if x.ndim != len(ref) or any(n != m for j, (n, m) in enumerate(zip(x.shape, ref)) if j != axis):
+        if x.ndim != len(ref) or builtins.any(n != m for j, (n, m) in enumerate(zip(x.shape, ref)) if j != axis):
             raise RuntimeError(
                 f"Sizes of tensors must match except in dimension {axis}. Expected size "
                 f"{list(ref)} but got size {list(x.shape)} for tensor number {i} in the list."
@@ -428,7 +484,7 @@ def getitem(a, index):
 def _compare(np_op):
     def compare(a, b):
         a, b = _operands(a, b)
-        return _const(np_op(a.data, b.data))
+        return _const(np_op(a.array, b.array))
 
     compare.__name__ = np_op.__name__
     return compare
@@ -440,39 +496,39 @@ logical_and, logical_or, logical_xor = _compare(np.logical_and), _compare(np.log
 
 
 def logical_not(a):
-    return _const(np.logical_not(a.data))
+    return _const(np.logical_not(a.array))
 
 
 def _bitwise(np_op):
     def op(a, b):
         a, b = _operands(a, b)
-        if a.data.dtype.kind == "f":
+        if a.array.dtype.kind == "f":
             raise TypeError(f"{np_op.__name__} is only defined for bool and integer tensors")
-        return _const(np_op(a.data, b.data))
+        return _const(np_op(a.array, b.array))
 
     return op
 
 
 def _invert(a):
-    if a.data.dtype.kind == "f":
+    if a.array.dtype.kind == "f":
         raise TypeError("~ (bitwise not) is only defined for bool and integer tensors")
-    return _const(np.invert(a.data))
+    return _const(np.invert(a.array))
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return bool(np.allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(np.allclose(a.array, b.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(a, b):
-    return a.shape == b.shape and bool((a.data == b.data).all())
+    return a.shape == b.shape and bool((a.array == b.array).all())
 
 
 def isnan(a):
-    return _const(np.isnan(a.data))
+    return _const(np.isnan(a.array))
 
 
 def isfinite(a):
-    return _const(np.isfinite(a.data))
+    return _const(np.isfinite(a.array))
 
 
 # ================================ Tensor methods =================================================
@@ -490,7 +546,7 @@ def _to(self, *args, **kwargs):
             device = a
     out = self if dt is None else _to_dtype(self, as_dtype(dt))
     if device is not None and _device.normalize(device) != out.device.type:
-        moved = _make(_device.move(out.data, device), out.requires_grad)
+        moved = _make(_device.move(out.array, device), out.requires_grad)
         if out.requires_grad:
             moved = ToDevice._apply1(out, _device.normalize(device))
         out = moved
@@ -507,6 +563,9 @@ _METHODS = {
     "__add__": add, "__radd__": _reflect(add), "__sub__": sub, "__rsub__": _reflect(sub),
     "__mul__": mul, "__rmul__": _reflect(mul), "__truediv__": div, "__rtruediv__": _reflect(div),
     "__pow__": pow, "__rpow__": _reflect(pow), "__matmul__": matmul, "__rmatmul__": _reflect(matmul),
+    "__floordiv__": floor_divide, "__rfloordiv__": _reflect(floor_divide),
+    "__mod__": remainder, "__rmod__": _reflect(remainder), "floor_divide": floor_divide,
+    "remainder": remainder, "all": all, "any": any,
     "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
     "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge, "__eq__": eq, "__ne__": ne,
     "__and__": _bitwise(np.bitwise_and), "__or__": _bitwise(np.bitwise_or),
@@ -524,7 +583,7 @@ _METHODS = {
     "to": _to, "float": _dtype_method("float32"), "double": _dtype_method("float64"),
     "long": _dtype_method("int64"), "bool": _dtype_method("bool"),
     "cpu": lambda self: _to(self, "cpu"), "cuda": lambda self: _to(self, "cuda"),
-    "clone": lambda self: self * 1 if self.requires_grad else _make(self.data.copy()),
+    "clone": lambda self: Clone._apply1(self),
     "contiguous": lambda self: self, "allclose": allclose, "equal": equal,
     "type_as": lambda self, other: _to_dtype(self, other.dtype),
 }

@@ -1,6 +1,6 @@
 """Every built-in operation: forward and backward side by side, one class per op.
 
-Forward computes on the inputs' arrays (`x.data`) and returns an array; backward receives the
+Forward computes on the inputs' arrays (`x.array`) and returns an array; backward receives the
 gradient of the output as a minigrad Tensor and returns one gradient per input, written with
 minigrad operations so that `create_graph=True` can differentiate it again. Ops marked
 `_broadcasts` get their gradients summed back to each input's shape by the engine
@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _device
 from .autograd.function import Function
-from .tensor import Tensor, _make
+from .tensor import Tensor, _make, _mark_view
 
 
 
@@ -62,16 +62,17 @@ def _const(array):
 
 
 def _xp(t):
-    return np if isinstance(t.data, np.ndarray) else _device.array_module("cuda")
+    return np if isinstance(t.array, np.ndarray) else _device.array_module("cuda")
 
 
 # ================================ elementwise, two inputs =======================================
 class Add(Function):
+    _name = "AddBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):
-        return a.data + b.data
+        return a.array + b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -79,11 +80,12 @@ class Add(Function):
 
 
 class Sub(Function):
+    _name = "SubBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):
-        return a.data - b.data
+        return a.array - b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -91,12 +93,13 @@ class Sub(Function):
 
 
 class Mul(Function):
+    _name = "MulBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):  # each gradient needs the other input: save only what is needed
         ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
-        return a.data * b.data
+        return a.array * b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -105,13 +108,14 @@ class Mul(Function):
 
 
 class Div(Function):
+    _name = "DivBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if b.requires_grad else None, b)
         with _errstate:
-            return a.data / b.data
+            return a.array / b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -120,7 +124,10 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b with both tensors. d/db = a**b * log(a), taken as 0 where a == 0 (torch's choice)."""
+    """a ** b with both tensors. d/da is 0 where b == 0, and d/db = a**b * log(a) is taken as 0
+    where a == 0 and b >= 0 (torch's choices)."""
+
+    _name = "PowBackward1"
 
     _builtin = _broadcasts = _saves_output = True
 
@@ -128,16 +135,19 @@ class Pow(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         with _errstate:
-            return a.data ** b.data
+            return a.array ** b.array
 
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
-        base_zero = _const((a.data == 0) & (b.data >= 0))
-        return g * b * a ** (b - 1), g * _fn.where(base_zero, 0.0, out * a.log())
+        base_zero = _const((a.array == 0) & (b.array >= 0))
+        with _errstate:
+            ga = _fn.where(_const(b.array == 0), 0.0, g * b * a ** (b - 1))
+            return ga, g * _fn.where(base_zero, 0.0, out * a.log())
 
 
 class Maximum(Function):
+    _name = "MaximumBackward0"
     """Where a == b the gradient is split evenly between both (as torch does)."""
 
     _builtin = _broadcasts = True
@@ -145,41 +155,47 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a.data, b.data)
+        return np.maximum(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = ((a.data > b.data) + 0.5 * (a.data == b.data)).astype(g.data.dtype)
+        share = ((a.array > b.array) + 0.5 * (a.array == b.array)).astype(g.array.dtype)
         return g * _const(share), g * _const(1 - share)
 
 
 class Minimum(Function):
+    _name = "MinimumBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.minimum(a.data, b.data)
+        return np.minimum(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = ((a.data < b.data) + 0.5 * (a.data == b.data)).astype(g.data.dtype)
+        share = ((a.array < b.array) + 0.5 * (a.array == b.array)).astype(g.array.dtype)
         return g * _const(share), g * _const(1 - share)
 
 
 class Where(Function):
+    _name = "WhereBackward0"
     _builtin = _broadcasts = True
 
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond = cond
-        return np.where(cond.data, a.data, b.data)
+        return np.where(cond.array, a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
         return None, _fn.where(ctx.cond, g, 0.0), _fn.where(ctx.cond, 0.0, g)
+
+
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0",
+                 (1, 2): "SqueezeBackward4"}
 
 
 class MatMul(Function):
@@ -190,7 +206,8 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a.data @ b.data
+        ctx._name = _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
+        return a.array @ b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -213,8 +230,9 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
-        out = x.data @ w.data.T
-        return out if b is None else out + b.data
+        ctx._name = "MmBackward0" if b is None else "AddmmBackward0"
+        out = x.array @ w.array.T
+        return out if b is None else out + b.array
 
     @staticmethod
     def backward(ctx, g):
@@ -229,6 +247,7 @@ class Linear(Function):
 
 
 class TMatMul(Function):
+    _name = "MmBackward0"
     """a.T @ b for matrices in one node (the weight gradient of Linear)."""
 
     _builtin = True
@@ -236,7 +255,7 @@ class TMatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a.data.T @ b.data
+        return a.array.T @ b.array
 
     @staticmethod
     def backward(ctx, gg):
@@ -246,11 +265,12 @@ class TMatMul(Function):
 
 # ================================ elementwise, one input ========================================
 class Neg(Function):
+    _name = "NegBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, a):
-        return -a.data
+        return -a.array
 
     @staticmethod
     def backward(ctx, g):
@@ -258,6 +278,7 @@ class Neg(Function):
 
 
 class PowScalar(Function):
+    _name = "PowBackward0"
     """a ** p for a Python number p; d/da = p * a**(p-1), and 0 when p == 0."""
 
     _builtin = True
@@ -267,7 +288,7 @@ class PowScalar(Function):
         ctx.save_for_backward(a)
         ctx.p = p
         with _errstate:
-            return a.data ** p
+            return a.array ** p
 
     @staticmethod
     def backward(ctx, g):
@@ -279,6 +300,7 @@ class PowScalar(Function):
 
 
 class RPowScalar(Function):
+    _name = "PowBackward2"
     """c ** a for a Python number c; d/da = c**a * log(c)."""
 
     _builtin = _saves_output = True
@@ -286,23 +308,29 @@ class RPowScalar(Function):
     @staticmethod
     def forward(ctx, a, c):
         ctx.c = c
+        ctx.inputs = (a,) if c == 0 else ()
         with _errstate:
-            return np.asarray(c, dtype=a.data.dtype) ** a.data
+            return np.asarray(c, dtype=a.array.dtype) ** a.array
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if ctx.c == 0:  # 0 ** a: torch takes the gradient as 0 where a >= 0
+            (a,) = ctx.inputs
+            with _errstate:
+                return _fn.where(_const(a.array >= 0), 0.0, g * out * -math.inf), None
         with _errstate:
             return g * out * float(np.log(ctx.c)), None
 
 
 class Exp(Function):
+    _name = "ExpBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a):
         with _errstate:
-            return np.exp(a.data)
+            return np.exp(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -311,13 +339,14 @@ class Exp(Function):
 
 
 class Log(Function):
+    _name = "LogBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
         with _errstate:
-            return np.log(a.data)
+            return np.log(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -326,12 +355,13 @@ class Log(Function):
 
 
 class Sin(Function):
+    _name = "SinBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.sin(a.data)
+        return np.sin(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -340,12 +370,13 @@ class Sin(Function):
 
 
 class Cos(Function):
+    _name = "CosBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.cos(a.data)
+        return np.cos(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -354,11 +385,12 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    _name = "TanhBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a):
-        return np.tanh(a.data)
+        return np.tanh(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -367,6 +399,7 @@ class Tanh(Function):
 
 
 class TanhGrad(Function):
+    _name = "TanhBackwardBackward0"
     """g * (1 - y*y), tanh's backward in one node; differentiable again for higher orders."""
 
     _builtin = True
@@ -374,7 +407,7 @@ class TanhGrad(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(g, y)
-        return g.data * (1 - y.data * y.data)
+        return g.array * (1 - y.array * y.array)
 
     @staticmethod
     def backward(ctx, gg):
@@ -383,11 +416,12 @@ class TanhGrad(Function):
 
 
 class Sigmoid(Function):
+    _name = "SigmoidBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a):
-        x = a.data  # split by sign so exp never overflows
+        x = a.array  # split by sign so exp never overflows
         with _errstate:
             e = np.exp(-np.abs(x))
             return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
@@ -399,6 +433,7 @@ class Sigmoid(Function):
 
 
 class SigmoidGrad(Function):
+    _name = "SigmoidBackwardBackward0"
     """g * y * (1 - y), sigmoid's backward in one node; differentiable again."""
 
     _builtin = True
@@ -406,7 +441,7 @@ class SigmoidGrad(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(g, y)
-        return g.data * y.data * (1 - y.data)
+        return g.array * y.array * (1 - y.array)
 
     @staticmethod
     def backward(ctx, gg):
@@ -415,12 +450,13 @@ class SigmoidGrad(Function):
 
 
 class Sqrt(Function):
+    _name = "SqrtBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a):
         with _errstate:
-            return np.sqrt(a.data)
+            return np.sqrt(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -429,14 +465,15 @@ class Sqrt(Function):
 
 
 class Relu(Function):
+    _name = "ReluBackward0"
     """relu'(0) = 0, as in torch."""
 
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a):
-        ctx.mask = a.data > 0
-        return np.where(ctx.mask, a.data, 0).astype(a.data.dtype, copy=False)
+        ctx.mask = a.array > 0
+        return np.where(ctx.mask, a.array, 0).astype(a.array.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -445,6 +482,7 @@ class Relu(Function):
 
 
 class Abs(Function):
+    _name = "AbsBackward0"
     """abs'(0) = 0 (the sign function), as in torch."""
 
     _builtin = True
@@ -452,8 +490,8 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        ctx.sign = np.sign(a.data)
-        return np.abs(a.data)
+        ctx.sign = np.sign(a.array)
+        return np.abs(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -471,31 +509,132 @@ class MaskGrad(Function):
     @staticmethod
     def forward(ctx, g, source, mask):
         ctx.mask, ctx.source_shape = mask, source.shape
-        return g.data * mask.astype(g.data.dtype, copy=False)
+        return g.array * mask.astype(g.array.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
-        zeros = _const(_xp(gg).zeros(ctx.source_shape, dtype=gg.data.dtype))
-        return gg * _const(ctx.mask.astype(gg.data.dtype, copy=False)), zeros, None
+        zeros = _const(_xp(gg).zeros(ctx.source_shape, dtype=gg.array.dtype))
+        return gg * _const(ctx.mask.astype(gg.array.dtype, copy=False)), zeros, None
 
 
 class Clamp(Function):
+    _name = "ClampBackward1"
     """The gradient passes where min <= a <= max (boundaries included, as in torch)."""
 
     _builtin = True
 
     @staticmethod
     def forward(ctx, a, lo, hi):
-        x = a.data
+        x = a.array
         ctx.mask = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        return g * _const(ctx.mask.astype(g.data.dtype)), None, None
+        return g * _const(ctx.mask.astype(g.array.dtype)), None, None
+
+
+class ClampTensor(Function):
+    """clamp with tensor bounds (either may be None). The gradient goes to the input where
+    min <= a <= max, else to the bound that was used; where min > max, to max (torch's rule)."""
+
+    _name = "ClampBackward0"
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        x = a.array
+        ctx.masks = (x, None if lo is None else lo.array, None if hi is None else hi.array)
+        out = x if lo is None else np.maximum(x, lo.array)
+        return out if hi is None else np.minimum(out, hi.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.masks
+        ok = True if lo is None else x >= lo
+        if hi is not None:
+            ok = ok & (x <= hi)
+        to_lo = None if lo is None else (x < lo) & (True if hi is None else lo <= hi)
+        to_hi = None if hi is None else (x > hi) | (False if lo is None else lo > hi)
+        mask = lambda m: None if m is None else g * _const(np.broadcast_to(m, g.shape).astype(g.array.dtype))  # noqa: E731
+        return mask(ok), mask(to_lo), mask(to_hi)
+
+
+class Sign(Function):
+    """sign(a): the gradient is zero everywhere (torch keeps the node, with a zero gradient)."""
+
+    _name = "SignBackward0"
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.sign(a.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0.0
+
+
+class Remainder(Function):
+    """a % b with the sign of b (Python's and torch's rule). d/da = 1, d/db = -floor(a / b)."""
+
+    _name = "RemainderBackward0"
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        with _errstate:
+            return np.remainder(a.array, b.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        with _errstate:
+            return g, -g * _const(np.floor(a.array / b.array))
+
+
+class RoundedDiv(Function):
+    """a / b rounded ("floor" or "trunc"); piecewise constant, so the gradient is zero, as in
+    torch's div(rounding_mode=...). floor_divide (//) has no derivative in torch: it raises."""
+
+    _builtin = _broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b, mode, differentiable):
+        ctx.differentiable = differentiable
+        ctx._name = "DivBackward2" if differentiable else "NotImplemented"
+        x, y = a.array, b.array
+        with _errstate:
+            if x.dtype.kind != "f":
+                if (y == 0).any():
+                    raise RuntimeError("ZeroDivisionError")
+                q = np.floor_divide(x, y)
+                return q if mode == "floor" else q + ((np.remainder(x, y) != 0) & ((x < 0) != (y < 0)))
+            return (np.floor if mode == "floor" else np.trunc)(x / y)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.differentiable:
+            raise RuntimeError("derivative for aten::floor_divide is not implemented")
+        return g * 0.0, g * 0.0, None, None
+
+
+class Clone(Function):
+    _name = "CloneBackward0"
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.array.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Cast(Function):
+    _name = "ToCopyBackward0"
     """Change dtype; the gradient is cast back to the input's dtype."""
 
     _builtin = True
@@ -503,7 +642,7 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.in_dtype = a.dtype
-        return a.data.astype(dtype.np)
+        return a.array.astype(dtype.np)
 
     @staticmethod
     def backward(ctx, g):
@@ -529,8 +668,11 @@ def _dims(dim, ndim):
             raise IndexError(
                 f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {d})"
             )
-        out.append(d % ndim)
-    return tuple(sorted(set(out)))
+        d %= ndim
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(sorted(out))
 
 
 def _kept_shape(shape, dims):
@@ -544,9 +686,10 @@ class Sum(Function):
     def forward(ctx, a, dim, keepdim):
         dims = _dims(dim, a.ndim) if a.ndim else ()
         ctx.in_shape, ctx.kept = a.shape, _kept_shape(a.shape, dims)
-        if a.data.dtype.kind == "f":
-            return np.add.reduce(a.data, axis=dims, keepdims=keepdim)
-        return a.data.sum(axis=dims, keepdims=keepdim, dtype=np.int64)  # torch sums ints as int64
+        ctx._name = "SumBackward0" if dim is None else "SumBackward1"
+        if a.array.dtype.kind == "f":
+            return np.add.reduce(a.array, axis=dims, keepdims=keepdim)
+        return a.array.sum(axis=dims, keepdims=keepdim, dtype=np.int64)  # torch sums ints as int64
 
     @staticmethod
     def backward(ctx, g):
@@ -555,9 +698,9 @@ class Sum(Function):
 
 def _expand_back(g, ctx):
     """The gradient of a reduction: g with the reduced dims put back, broadcast to the input."""
-    if g.data.shape != ctx.kept and g.data.ndim:
+    if g.array.shape != ctx.kept and g.array.ndim:
         g = Reshape._apply1(g, ctx.kept)
-    return Expand._apply1(g, ctx.in_shape) if g.data.shape != ctx.in_shape else g
+    return Expand._apply1(g, ctx.in_shape) if g.array.shape != ctx.in_shape else g
 
 
 class Mean(Function):
@@ -568,8 +711,9 @@ class Mean(Function):
         dims = _dims(dim, a.ndim) if a.ndim else ()
         ctx.in_shape, ctx.kept = a.shape, _kept_shape(a.shape, dims)
         ctx.count = math.prod(a.shape[d] for d in dims)
+        ctx._name = "MeanBackward0" if dim is None else "MeanBackward1"
         with _errstate:  # the mean of nothing is nan, as in torch
-            return np.add.reduce(a.data, axis=dims, keepdims=keepdim) / ctx.count
+            return np.add.reduce(a.array, axis=dims, keepdims=keepdim) / ctx.count
 
     @staticmethod
     def backward(ctx, g):
@@ -582,24 +726,35 @@ class Amax(Function):
     _builtin = True
 
     def name(self):
-        return ("Amax" if self.np_reduce is np.max else "Amin") + "Backward"
+        if self.whole:  # torch.max(x) without dim
+            return ("Max" if self.np_reduce is np.max else "Min") + "Backward1"
+        return ("Amax" if self.np_reduce is np.max else "Amin") + "Backward0"
 
     @staticmethod
-    def forward(ctx, a, dim, keepdim, np_reduce):
+    def forward(ctx, a, dim, keepdim, np_reduce, whole=False):
         dims = _dims(dim, a.ndim) if a.ndim else ()
-        if a.data.size == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
-        out = np_reduce(a.data, axis=dims, keepdims=True)
+        what = ("max" if np_reduce is np.max else "min") if whole else ("amax" if np_reduce is np.max else "amin")
+        if a.array.size == 0:
+            if whole:
+                raise RuntimeError(
+                    f"{what}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument."
+                )
+            for d in dims:
+                if a.shape[d] == 0:
+                    raise IndexError(f"{what}(): Expected reduction dim {d} to have non-zero size.")
+        ctx.whole = whole
+        out = np_reduce(a.array, axis=dims, keepdims=True)
         ctx.np_reduce = np_reduce
-        hit = a.data == out
+        hit = a.array == out
         ctx.share = hit / hit.sum(axis=dims, keepdims=True)
         ctx.in_shape, ctx.kept = a.shape, out.shape
         return out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if i not in dims])
 
     @staticmethod
     def backward(ctx, g):
-        share = _const(ctx.share.astype(g.data.dtype))
-        return _expand_back(g, ctx) * share, None, None, None
+        share = _const(ctx.share.astype(g.array.dtype))
+        return _expand_back(g, ctx) * share, None, None, None, None
 
 
 class ArgReduce(Function):
@@ -608,12 +763,15 @@ class ArgReduce(Function):
     _builtin = True
 
     def name(self):
-        return ("Max" if self.np_arg is np.argmax else "Min") + "Backward"
+        return ("Max" if self.np_arg is np.argmax else "Min") + "Backward0"
 
     @staticmethod
     def forward(ctx, a, dim, keepdim, np_arg):
         (d,) = _dims(dim, a.ndim)
-        x = a.data if a.ndim else a.data.reshape(1)
+        if a.ndim and a.shape[d] == 0:
+            what = "max" if np_arg is np.argmax else "min"
+            raise IndexError(f"{what}(): Expected reduction dim {d} to have non-zero size.")
+        x = a.array if a.ndim else a.array.reshape(1)
         idx = np_arg(x, axis=d, keepdims=True)
         ctx.np_arg = np_arg
         ctx.onehot = np.arange(x.shape[d]).reshape([-1 if i == d else 1 for i in range(x.ndim)]) == idx
@@ -626,17 +784,18 @@ class ArgReduce(Function):
 
     @staticmethod
     def backward(ctx, g):
-        mask = _const(ctx.onehot.reshape(ctx.in_shape).astype(g.data.dtype))
+        mask = _const(ctx.onehot.reshape(ctx.in_shape).astype(g.array.dtype))
         return _expand_back(g, ctx) * mask, None, None, None
 
 
 class LogSumExp(Function):
+    _name = "LogsumexpBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a, dim, keepdim):
         dims = _dims(dim, a.ndim) if a.ndim else ()
-        x = a.data
+        x = a.array
         m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros(_kept_shape(x.shape, dims), x.dtype)
         m = np.where(np.isfinite(m), m, 0)
         with _errstate:
@@ -652,12 +811,13 @@ class LogSumExp(Function):
 
 
 class Softmax(Function):
+    _name = "SoftmaxBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
-        x = a.data
+        x = a.array
         with _errstate:
             e = np.exp(x - np.max(x, axis=dim, keepdims=True))
             return e / e.sum(axis=dim, keepdims=True)
@@ -669,12 +829,13 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    _name = "LogSoftmaxBackward0"
     _builtin = _saves_output = True
 
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
-        x = a.data
+        x = a.array
         with _errstate:
             s = x - np.max(x, axis=dim, keepdims=True)
             return s - np.log(np.exp(s).sum(axis=dim, keepdims=True))
@@ -686,6 +847,7 @@ class LogSoftmax(Function):
 
 
 class MseLoss(Function):
+    _name = "MseLossBackward0"
     """mean/sum/none of (a - b)**2 in one node, as torch's mse_loss."""
 
     _builtin = True
@@ -694,7 +856,7 @@ class MseLoss(Function):
     def forward(ctx, a, b, reduction):
         ctx.save_for_backward(a, b)
         ctx.reduction = reduction
-        d = a.data - b.data
+        d = a.array - b.array
         sq = d * d
         if reduction == "none":
             return sq
@@ -710,7 +872,23 @@ class MseLoss(Function):
 
 
 # ================================ shapes and indexing ===========================================
-class Reshape(Function):
+class _View(Function):
+    """Ops whose output may alias the input's memory, as torch's views do: such an output shares
+    the input's version counter and records it as its `_base` (see Tensor._check_inplace)."""
+
+    _builtin = True
+
+    @classmethod
+    def _apply1(cls, a, *params):
+        out = Function._apply1.__func__(cls, a, *params)
+        arr = out.array
+        if arr.base is not None and (not isinstance(arr, np.ndarray) or np.may_share_memory(arr, a.array)):
+            _mark_view(a, out)
+        return out
+
+
+class Reshape(_View):
+    _name = "ViewBackward0"
     """reshape / view / flatten / squeeze / unsqueeze: the gradient is reshaped back."""
 
     _builtin = True
@@ -718,38 +896,41 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
-        return a.data.reshape(shape)
+        return a.array.reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
 
 
-class Expand(Function):
-    _builtin = True
+class Squeeze(Reshape):
+    _name = "SqueezeBackward0"
+
+
+class Unsqueeze(Reshape):
+    _name = "UnsqueezeBackward0"
+
+
+class Expand(_View):
+    _name = "ExpandBackward0"
 
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
-        xp = _xp(a)
-        if math.prod(shape) > 65536:  # large: a read-only broadcast view, no copy
-            return xp.broadcast_to(a.data, shape)
-        out = xp.empty(shape, dtype=a.data.dtype)  # small: a copy is cheaper than the view
-        out[...] = a.data
-        return out
+        return _xp(a).broadcast_to(a.array, shape)  # a read-only view, as torch's expand
 
     @staticmethod
     def backward(ctx, g):
         return unbroadcast(g, ctx.in_shape), None
 
 
-class Permute(Function):
-    _builtin = True
+class Permute(_View):
+    _name = "PermuteBackward0"
 
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
-        return a.data.transpose(dims)
+        return a.array.transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -757,6 +938,14 @@ class Permute(Function):
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
         return Permute._apply1(g, tuple(inverse)), None
+
+
+class Transpose(Permute):
+    _name = "TransposeBackward0"
+
+
+class TransposeT(Permute):
+    _name = "TBackward0"
 
 
 def _is_basic(index):
@@ -771,7 +960,7 @@ def _normalize_index(index):
     out = []
     for i in index:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i.array
         elif isinstance(i, (list, np.ndarray)):
             i = np.asarray(i)
             if i.dtype.kind not in "biu":
@@ -787,14 +976,17 @@ def _normalize_index(index):
     return tuple(out)
 
 
-class GetItem(Function):
-    _builtin = True
-
+class GetItem(_View):
     @staticmethod
     def forward(ctx, a, index):
         ctx.in_shape, ctx.index = a.shape, index
-        out = a.data[index]
-        return out.copy() if isinstance(out, np.ndarray) and not _is_basic(index) else out
+        out = a.array[index]
+        if not _is_basic(index):
+            ctx._name = "IndexBackward0"
+            return out.copy() if isinstance(out, np.ndarray) else out
+        last = [i for i in index if i is not None and i is not Ellipsis]
+        ctx._name = "SliceBackward0" if last and isinstance(last[-1], slice) else "SelectBackward0"
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -809,11 +1001,11 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, g, index, shape):
         ctx.index = index
-        out = _xp(g).zeros(shape, dtype=g.data.dtype)
+        out = _xp(g).zeros(shape, dtype=g.array.dtype)
         if _is_basic(index):
-            out[index] = g.data
+            out[index] = g.array
         else:
-            np.add.at(out, index, g.data)
+            np.add.at(out, index, g.array)
         return out
 
     @staticmethod
@@ -822,12 +1014,13 @@ class IndexAdd(Function):
 
 
 class Cat(Function):
+    _name = "CatBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, dim, *tensors):
         ctx.dim, ctx.sizes = dim, [t.shape[dim] for t in tensors]
-        return _xp(tensors[0]).concatenate([t.data for t in tensors], axis=dim)
+        return _xp(tensors[0]).concatenate([t.array for t in tensors], axis=dim)
 
     @staticmethod
     def backward(ctx, g):
@@ -840,12 +1033,13 @@ class Cat(Function):
 
 
 class ToDevice(Function):
+    _name = "ToCopyBackward0"
     _builtin = True
 
     @staticmethod
     def forward(ctx, a, device):
         ctx.src = a.device.type
-        return _device.move(a.data, device)
+        return _device.move(a.array, device)
 
     @staticmethod
     def backward(ctx, g):

@@ -28,12 +28,12 @@ class SGD:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            d = p.grad.data
+            d = p.grad.array
             if wd:
-                d = d + wd * p.data
+                d = d + wd * p.array
             if momentum:
                 v = self._velocity[i]
                 v = d.copy() if v is None else momentum * v + d
                 self._velocity[i] = d = v
-            p.data -= lr * d
+            p.array -= lr * d
             _bump_version(p)

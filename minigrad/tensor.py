@@ -3,6 +3,7 @@
 Operations (`+`, `exp`, `sum`, ...) are defined with their backward rules in `minigrad.ops` and
 bound to this class there; this file holds the data model, `backward()` and in-place updates.
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -12,18 +13,17 @@ from ._dtype import FROM_NP, from_numpy_dtype
 from .autograd import grad_mode as _gm
 
 _new = object.__new__
-# Version counters: a tensor starts with the shared _FRESH; its first in-place change gives it
-# its own [epoch of the last change, number of changes]. Epochs grow globally, so a node only
-# needs to remember the epoch at which it saved its tensors (see Function.saved_tensors).
-_FRESH = (0, 0)
+# Version counters: a tensor starts with the shared _FRESH; its first in-place change (or its
+# first view) gives it its own [epoch of the last change, number of changes, whether a view of
+# it is part of a graph], shared with its views and detach()ed copies. Epochs grow globally,
+# so a node only needs to remember the epoch at which it saved its tensors.
+_FRESH = (0, 0, False)
 _EPOCH = [0]
 
 
 def _bump_version(t):
     """Record an in-place change of t (shared with tensors from detach())."""
-    v = t._version
-    if v is _FRESH:
-        v = t._version = [0, 0]
+    v = _shared_version(t)
     _EPOCH[0] += 1
     v[0] = _EPOCH[0]
     v[1] += 1
@@ -34,18 +34,38 @@ def _make(data, requires_grad=False, grad_fn=None):
     if isinstance(data, np.generic):  # NumPy returns scalars for 0-d results
         data = np.asarray(data)
     t = _new(Tensor)
-    t.data = data
+    t.array = data
     t.requires_grad = requires_grad
-    t.grad = None
+    t._grad = None
     t.grad_fn = grad_fn
     t._version = _FRESH
     return t
 
 
+def _shared_version(t):
+    """t's version counter as a list that other tensors (views, detach()) can share."""
+    v = t._version
+    if v is _FRESH:
+        v = t._version = [0, 0, False]
+    return v
+
+
+def _mark_view(base, out):
+    """Record that `out` aliases `base`'s memory: they share one version counter, and `out`
+    remembers the tensor that owns the memory (torch's `._base`)."""
+    root = getattr(base, "_base", None)
+    out._base = base if root is None else root
+    v = out._version = _shared_version(base)
+    if out.requires_grad:
+        v[2] = True  # a view inside a graph: see Tensor._check_inplace
+    return out
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_version", "__weakref__")
+    __slots__ = ("array", "requires_grad", "_grad", "grad_fn", "_version", "_base", "_hooks",
+                 "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to Tensor's reflected operators (2.0 * x)
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (as torch does)
 
@@ -54,40 +74,40 @@ class Tensor:
         from .creation import tensor
 
         src = tensor(data, dtype=dtype or "float32", requires_grad=requires_grad, device=device)
-        self.data, self.requires_grad, self.grad, self.grad_fn = src.data, src.requires_grad, None, None
+        self.array, self.requires_grad, self._grad, self.grad_fn = src.array, src.requires_grad, None, None
         self._version = _FRESH
 
     # -- metadata ------------------------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     @property
     def dtype(self):
-        d = FROM_NP.get(self.data.dtype)
-        return d if d is not None else from_numpy_dtype(self.data.dtype)
+        d = FROM_NP.get(self.array.dtype)
+        return d if d is not None else from_numpy_dtype(self.array.dtype)
 
     @property
     def device(self):
-        return _device.CPU if isinstance(self.data, np.ndarray) else _device.CUDA
+        return _device.CPU if isinstance(self.array, np.ndarray) else _device.CUDA
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def is_floating_point(self):
         return self.dtype.is_floating_point
@@ -98,29 +118,29 @@ class Tensor:
 
     # -- conversions ---------------------------------------------------------------------------
     def numpy(self):
-        if self.requires_grad:
+        if self.requires_grad and _gm.state.enabled:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        if not isinstance(self.data, np.ndarray):
+        if not isinstance(self.array, np.ndarray):
             raise TypeError(
                 "can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first."
             )
-        return self.data
+        return self.array
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
         return arr if dtype is None else arr.astype(dtype)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+                f"a Tensor with {self.array.size} elements cannot be converted to Scalar"
             )
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
-        return _device.to_numpy(self.data).tolist()
+        return _device.to_numpy(self.array).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -129,24 +149,24 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous"
             )
         return bool(self.item())
 
     def __index__(self):
-        if self.dtype.is_floating_point or self.data.size != 1:
+        if self.dtype.is_floating_point or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __repr__(self):
-        arr = _device.to_numpy(self.data)
+        arr = _device.to_numpy(self.array)
         finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
         integral = arr.dtype.kind != "f" or bool(np.all(finite == np.round(finite)))
         body = np.array2string(  # torch's look: 1., 2. for whole numbers, else 4 decimals
@@ -157,7 +177,7 @@ class Tensor:
         if self.device != "cpu":
             extras.append("device='cuda'")
         default = {"float32", "int64", "bool"}
-        if self.dtype.name not in default or self.data.size == 0:
+        if self.dtype.name not in default or self.array.size == 0:
             extras.append(f"dtype={self.dtype!r}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
@@ -165,7 +185,61 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
+    def __format__(self, spec):
+        """f"{t:.2f}" formats a one-element 0-d tensor as its number; other tensors only with
+        an empty spec (as torch)."""
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return str(self)
+
     # -- autograd ------------------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The accumulated gradient (leaves, and tensors that called retain_grad())."""
+        if self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value.array.shape != self.array.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor "
+                    f"of size '{list(self.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size"
+                )
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype.name}' to a tensor "
+                    f"with dtype '{self.dtype.name}'. The gradient must match the tensor's dtype; "
+                    f"convert it first, e.g. grad.to({self.dtype!r})."
+                )
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def data(self):
+        """The same memory as a tensor outside the graph (no grad, no shared version counter),
+        as torch's `.data`. The NumPy array itself is `.array`."""
+        return _make(self.array)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, not {type(value).__name__}; use minigrad.tensor(...)")
+        self.array = value.array
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see minigrad.autograd.backward)."""
         _engine.backward((self,), None if gradient is None else (gradient,), retain_graph,
@@ -173,13 +247,16 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this one's data (and version counter), outside any graph."""
-        t = _make(self.data)
-        if self._version is _FRESH:
-            self._version = [0, 0]
-        t._version = self._version
+        t = _make(self.array)
+        t._version = _shared_version(self)
         return t
 
     def detach_(self):
+        if getattr(self, "_base", None) is not None:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. (minigrad: this tensor is a "
+                "view of another tensor.)"
+            )
         self.grad_fn, self.requires_grad = None, False
         return self
 
@@ -198,25 +275,36 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def register_hook(self, hook):
+        """Call `hook(grad)` whenever the gradient of this tensor is computed; a returned tensor
+        replaces the gradient. Returns a handle whose `.remove()` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return _hooks_of(self).add(hook)
+
     def retain_grad(self):
-        """Ask backward to also fill `.grad` of this non-leaf tensor."""
+        """Ask backward to also fill `.grad` of this non-leaf tensor (a hook run after the others)."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            self.grad_fn._retained = weakref.ref(self)
+            _hooks_of(self).retained = weakref.ref(self)
 
     @property
     def retains_grad(self):
         fn = self.grad_fn
-        return fn is not None and fn._retained is not None and fn._retained() is self
+        hooks = None if fn is None else fn._hooks
+        return hooks is not None and hooks.retained is not None and hooks.retained() is self
+
+    def __reduce_ex__(self, protocol):
+        """Pickle the values and requires_grad (not the graph or .grad), as torch does."""
+        return (_unpickle, (_device.to_numpy(self.array), self.requires_grad))
 
     # -- in-place updates ------------------------------------------------------------------------
-    def _inplace(self, op, other):
-        """Apply `op(self, other)` in place. Outside a graph the result is written into this
-        tensor's buffer (so detached views see it); inside one, this tensor takes the result's
-        data and grad_fn. Either way its version counter moves on, so a backward that saved the
-        old value raises instead of silently using the new one."""
-        recording = _gm.state.enabled and (
+    def _check_inplace(self, other):
+        """Raise where an in-place change cannot follow torch's semantics; return whether the
+        change must be recorded in the graph."""
+        enabled = _gm.state.enabled
+        recording = enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         )
         if recording and self.requires_grad and self.grad_fn is None:
@@ -224,29 +312,67 @@ class Tensor:
                 "a leaf Variable that requires grad is being used in an in-place operation. "
                 "Wrap the update in `with minigrad.no_grad():` (as optimizers do)."
             )
-        src = _make(self.data, self.requires_grad, self.grad_fn) if recording else self.detach()
+        base = getattr(self, "_base", None)
+        if base is not None and enabled:
+            if base.requires_grad and base.grad_fn is None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    "operation. Change the leaf itself under `with minigrad.no_grad():`."
+                )
+            if recording or base.requires_grad:
+                raise RuntimeError(
+                    "minigrad: an in-place operation on a view (a slice, reshape, transpose, ...) "
+                    "of a tensor that is part of a graph is not supported (torch rewrites the "
+                    "base's history; minigrad does not). Build the result out of place, e.g. "
+                    "with minigrad.cat or minigrad.where."
+                )
+        if recording and self._version[2]:
+            raise RuntimeError(
+                "minigrad: an in-place operation on a tensor whose views are part of a graph is "
+                "not supported (the views' history would be stale). Use an out-of-place "
+                "operation (y = x * 2, not x.mul_(2))."
+            )
+        arr = self.array
+        if not arr.flags.writeable:
+            if 0 in arr.strides and arr.size > 1:
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation."
+                )
+            raise RuntimeError("minigrad: this tensor's memory is read-only; clone() it first.")
+        return recording
+
+    def _inplace(self, op, other):
+        """Apply `op(self, other)` in place: the result is written into this tensor's memory (so
+        views and detached copies see it) and its version counter moves on, so a backward that
+        saved the old value raises instead of silently using the new one. When recorded, the
+        op runs on a copy of the old value and this tensor takes the result's grad_fn."""
+        recording = self._check_inplace(other)
         if recording:
+            src = _make(self.array.copy(), self.requires_grad, self.grad_fn)
             result = op(src, other)
         else:
             with _gm.no_grad():
-                result = op(src, other)
-        if result.data.shape != self.data.shape:
+                result = op(self.detach(), other)
+        if result.array.shape != self.array.shape:
             raise RuntimeError(
-                f"output with shape {list(self.data.shape)} doesn't match the broadcast shape "
-                f"{list(result.data.shape)} of an in-place operation"
+                f"output with shape {list(self.array.shape)} doesn't match the broadcast shape "
+                f"{list(result.array.shape)} of an in-place operation"
             )
-        if result.data.dtype != self.data.dtype:
+        if result.array.dtype != self.array.dtype:
             if result.dtype.category > self.dtype.category:
                 raise RuntimeError(
                     f"result type {result.dtype.name} can't be cast to the desired output type "
                     f"{self.dtype.name} of an in-place operation"
                 )
             result = result.to(self.dtype)
+        self.array[...] = result.array
         if recording:
-            self.data, self.grad_fn = result.data, result.grad_fn
-            self.requires_grad = result.requires_grad
-        else:
-            self.data[...] = result.data
+            retained = self.retains_grad
+            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+            if retained:  # retain_grad follows the tensor to its new value (hooks stay behind)
+                self.retain_grad()
         _bump_version(self)
         return self
 
@@ -266,31 +392,96 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value):
-        return self._inplace(lambda a, v: _make(_device.array_module(a.device).full_like(a.data, v)), value)
+        return self._inplace(_overwrite, value)
 
     def copy_(self, src):
-        return self._inplace(lambda a, s: a * 0 + s, src)
+        return self._inplace(_overwrite, src)
 
     def __setitem__(self, index, value):
         """x[index] = value, outside a graph (e.g. building data); inside one, use where/cat."""
         from .ops import _normalize_index
 
-        recording = _gm.state.enabled and (
-            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
-        )
-        if recording:
+        if self._check_inplace(value):
             raise RuntimeError(
                 "minigrad: item assignment (x[i] = v) is not recorded for autograd; build the "
                 "result out of place, e.g. with minigrad.where(mask, v, x) or minigrad.cat, or "
                 "assign inside `with minigrad.no_grad():`."
             )
-        self.data[_normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_normalize_index(index)] = value.array if isinstance(value, Tensor) else value
         _bump_version(self)
 
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+
+
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead."
+)
+
+
+def _overwrite(a, value):
+    """`value` broadcast to a's shape, differentiable with respect to value (fill_, copy_)."""
+    everywhere = _make(_device.array_module(a.device).ones(a.array.shape, dtype=bool))
+    return functions.where(everywhere, value, a)
+
+
+def _unpickle(array, requires_grad):
+    return _make(array, requires_grad)
+
+
+class TensorHooks:
+    """The hooks of one tensor: on its grad_fn node (non-leaf) or on the tensor (leaf). The
+    engine calls `run(grad)` when that tensor's gradient is complete."""
+
+    __slots__ = ("hooks", "retained", "__weakref__")
+
+    def __init__(self):
+        self.hooks, self.retained = {}, None
+
+    def add(self, hook):
+        handle = RemovableHandle(self)
+        self.hooks[handle.id] = hook
+        return handle
+
+    def run(self, grad, create_graph):
+        for hook in list(self.hooks.values()):
+            new = hook(grad)
+            if new is not None:
+                grad = new
+        t = self.retained() if self.retained is not None else None
+        if t is not None:
+            g = grad if create_graph else _make(grad.array.copy())
+            t._grad = g if t._grad is None else t._grad + g
+        return grad
+
+
+class RemovableHandle:
+    """What register_hook returns: `handle.remove()` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, owner):
+        self._owner = weakref.ref(owner)
+        self.id = RemovableHandle._next_id = RemovableHandle._next_id + 1
+
+    def remove(self):
+        owner = self._owner()
+        if owner is not None:
+            owner.hooks.pop(self.id, None)
+
+
+def _hooks_of(t):
+    """The TensorHooks of t, created on first use."""
+    holder = t.grad_fn if t.grad_fn is not None else t
+    hooks = getattr(holder, "_hooks", None)
+    if hooks is None:
+        hooks = holder._hooks = TensorHooks()
+    return hooks
 
 
 from . import functions  # noqa: E402,F401  (binds the operations to Tensor)

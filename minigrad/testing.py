@@ -80,7 +80,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                         [tensor(u[k]) for k in diff_outs], retain_graph=True, allow_unused=True)
         else:
             res = [None] * len(checked)
-        analytic.append([np.zeros(xs[i].shape) if r is None else _device.to_numpy(r.data)
+        analytic.append([np.zeros(xs[i].shape) if r is None else _device.to_numpy(r.array)
                          for i, r in zip(checked, res)])
 
     # numeric: each element of each checked input moved by +-eps, reused for every probe
@@ -89,14 +89,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     with no_grad():
         for c, i in enumerate(checked):
             x = xs[i]
-            flat = x.data.reshape(-1)
+            flat = x.array.reshape(-1)
             numeric = np.zeros((n_probes, flat.size))
             for j in range(flat.size):
                 orig = flat[j].item()
                 values = []
                 for step in (eps, -eps):
                     flat[j] = orig + step
-                    values.append([_device.to_numpy(o.data).astype(np.float64) for o in run(xs)])
+                    values.append([_device.to_numpy(o.array).astype(np.float64) for o in run(xs)])
                 flat[j] = orig
                 for p, u in enumerate(probes):
                     plus = builtins_sum(float((uk * vk).sum()) for uk, vk in zip(u, values[0]))
@@ -203,7 +203,7 @@ def _to_numpy_input(x):
     from .tensor import Tensor
 
     if isinstance(x, Tensor):
-        return np.array(_device.to_numpy(x.detach().data))
+        return np.array(_device.to_numpy(x.detach().array))
     try:
         import torch
 
@@ -281,10 +281,10 @@ def compare_with_torch(fn, *inputs, atol=None, rtol=None, seed=0, check_grads=Tr
                 f"{name}: torch returns a {type(t).__name__}, minigrad returns a {type(m).__name__}"
             )
         te = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-        me = _device.to_numpy(m.detach().data) if isinstance(m, minigrad.Tensor) else np.asarray(m)
+        me = _device.to_numpy(m.detach().array) if isinstance(m, minigrad.Tensor) else np.asarray(m)
         _compare_arrays(name, te, me, atol, rtol, report)
     for i, (a, orig) in enumerate(zip(mg_in, originals)):
-        if not np.array_equal(_device.to_numpy(a.data), orig, equal_nan=True):
+        if not np.array_equal(_device.to_numpy(a.array), orig, equal_nan=True):
             raise AssertionError(f"input {i}: minigrad modified the input in place")
 
     if check_grads and any(is_float):
@@ -310,7 +310,7 @@ def compare_with_torch(fn, *inputs, atol=None, rtol=None, seed=0, check_grads=Tr
                 raise AssertionError(f"{name}: only {which} computed a gradient (the other has None)")
             if t.grad is not None:
                 expected = t.grad.detach().cpu().numpy(force=True)  # force: torch's ZeroTensor
-                _compare_arrays(name, expected, _device.to_numpy(m.grad.data), atol, rtol, report)
+                _compare_arrays(name, expected, _device.to_numpy(m.grad.array), atol, rtol, report)
     return report
 
 

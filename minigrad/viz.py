@@ -21,7 +21,7 @@ class TextGraph(str):
 
 def _short(t):
     """Values of small tensors, else shape and a summary."""
-    a = to_numpy(t.data)
+    a = to_numpy(t.array)
     if a.size <= 6:
         return "[" + ", ".join(f"{v:.4g}" for v in a.reshape(-1).tolist()) + "]"
     return f"<{a.size} values, mean {float(a.mean()):.4g}>"
@@ -45,7 +45,8 @@ def _walk(tensor):
 def _label(item, names, show_grad=True):
     if isinstance(item, Function):
         text = f"{item.name()} {tuple(item._shape)}"
-        kept = item._retained() if item._retained is not None else None
+        hooks = item._hooks
+        kept = hooks.retained() if hooks is not None and hooks.retained is not None else None
         if show_grad and kept is not None and kept.grad is not None:
             text += f" grad={_short(kept.grad)}"
         return text

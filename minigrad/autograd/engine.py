@@ -10,30 +10,32 @@ import numpy as np
 
 from .. import _device
 from . import grad_mode as _gm
-from .function import _FREED, Function
+from .function import _FREED, Function, OutputGrads
 
 
 def _check_grad(node, i, g, edge):
     """Broadcasting undone (built-in ops only), then the one check every backward rule passes."""
-    expected = edge._shape if isinstance(edge, Function) else edge.data.shape
+    if type(g) is OutputGrads:  # on its way to a Function with several outputs
+        return g
+    expected = edge._shape if isinstance(edge, Function) else edge.array.shape
     if not isinstance(g, Tensor):
         raise TypeError(
             f"{type(node).__name__}.backward returned a {type(g).__name__} for input {i}; "
             "it must return minigrad Tensors (or None)."
         )
-    if g.data.shape != expected:
+    if g.array.shape != expected:
         if node._broadcasts:
             g = unbroadcast(g, expected)
-        if g.data.shape != expected:
+        if g.array.shape != expected:
             raise RuntimeError(
                 f"Function {type(node).__name__} returned an invalid gradient at index {i} - "
-                f"got shape {list(g.data.shape)} but expected shape {list(expected)} (the shape "
+                f"got shape {list(g.array.shape)} but expected shape {list(expected)} (the shape "
                 "of that input). A backward must return one gradient per input with exactly that "
                 "input's shape: if forward broadcast the input, sum the gradient over the "
                 "broadcast dimensions."
             )
-    expected_dtype = edge._dtype if isinstance(edge, Function) else edge.data.dtype
-    if g.data.dtype != expected_dtype:
+    expected_dtype = edge._dtype if isinstance(edge, Function) else edge.array.dtype
+    if g.array.dtype != expected_dtype:
         g = g.to(FROM_NP[expected_dtype])
     return g
 
@@ -62,9 +64,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
                     deps[e] = n + 1
     ready = [k for k in buffers if isinstance(k, Function) and k not in deps]
 
-    wanted = None
+    wanted = needed = None
     if targets is not None:
         wanted = {(t.grad_fn if t.grad_fn is not None else t) for t in targets}
+        needed = _ancestors(wanted, [k for k in buffers if isinstance(k, Function)], deps)
     captured = {}
     pop, get, is_node_type, tensor_type = buffers.pop, buffers.get, Function, Tensor  # locals: hot loop
     prev_mode, _gm.state.enabled = _gm.state.enabled, bool(create_graph)
@@ -75,20 +78,18 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
             edges = node._edges
             grads = None
             if g is not None:
+                if node._hooks is not None:
+                    g = node._hooks.run(g, create_graph)
                 if wanted is not None and node in wanted:
                     captured[node] = g
-                if node._retained is not None:
-                    _retain(node, g, create_graph)
-                grads = node.backward(node, g)
-                if type(grads) is not tuple:
-                    grads = (grads,)
-                if len(grads) != len(edges):
-                    raise RuntimeError(
-                        f"function {type(node).__name__}Backward returned an incorrect number of "
-                        f"gradients (expected {len(edges)}, got {len(grads)})"
-                    )
-                if not retain_graph and node._saved:  # (torch frees only what was saved)
-                    node._saved = _FREED
+                if needed is None or node in needed:
+                    grads = node.backward(node, g)
+                    if type(grads) is not tuple:
+                        grads = (grads,)
+                    if len(grads) != len(edges):
+                        grads = _trim(node, grads, len(edges))
+                    if not retain_graph and node._saved:  # (torch frees only what was saved)
+                        node._saved = _FREED
             for i, e in enumerate(edges):
                 if e is None:
                     continue
@@ -98,17 +99,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
                     if is_node:
                         shape, dtype = e._shape, e._dtype
                     else:
-                        shape, dtype = e.data.shape, e.data.dtype
-                    gd = gi.data if type(gi) is tensor_type else None
+                        shape, dtype = e.array.shape, e.array.dtype
+                    gd = gi.array if type(gi) is tensor_type else None
                     if gd is None or gd.shape != shape or gd.dtype != dtype:
                         gi = _check_grad(node, i, gi, e)
                     prev = get(e)
                     if prev is None:
                         buffers[e] = gi
-                    elif create_graph:
+                    elif create_graph or type(gi) is not tensor_type:
                         buffers[e] = prev + gi
                     else:
-                        buffers[e] = _make(prev.data + gi.data)
+                        buffers[e] = _make(prev.array + gi.array)
                 if is_node:
                     n = deps[e] - 1
                     deps[e] = n
@@ -117,34 +118,61 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
     finally:
         _gm.state.enabled = prev_mode
 
+    leaves = [(leaf, _leaf_hooks(leaf, g, create_graph)) for leaf, g in buffers.items()]
     if targets is not None:
-        for key, g in buffers.items():  # leaves (nodes were popped)
+        for key, g in leaves:  # (nodes were popped)
             if key in wanted:
                 captured[key] = g
         return [captured.get(t.grad_fn if t.grad_fn is not None else t) for t in targets]
     # One gradient object may reach several leaves, or be the caller's own `gradient=`: each
     # leaf gets an array of its own.
     seen = {id(g) for g in root_grads}
-    for leaf, g in buffers.items():
+    for leaf, g in leaves:
         if not leaf.requires_grad:
             continue
+        old = leaf._grad
         if create_graph:
-            leaf.grad = (g * 1 if id(g) in seen else g) if leaf.grad is None else leaf.grad + g
-        elif leaf.grad is None:  # an array of its own (not a view, not shared), as torch gives
-            leaf.grad = g if g.data.flags.owndata and id(g) not in seen else _make(g.data.copy())
-        elif leaf.grad.requires_grad or not leaf.grad.data.flags.writeable:
-            leaf.grad = leaf.grad.detach() + g
+            leaf._grad = (g * 1 if id(g) in seen else g) if old is None else old + g
+        elif old is None:  # an array of its own (not a view, not shared), as torch gives
+            leaf._grad = g if g.array.flags.owndata and id(g) not in seen else _make(g.array.copy())
+        elif old.requires_grad or not old.array.flags.writeable:
+            leaf._grad = old.detach() + g
         else:
-            leaf.grad.data += g.data  # accumulate in place, keeping the .grad object
+            old.array += g.array  # accumulate in place, keeping the .grad object
         seen.add(id(g))
     return None
 
 
-def _retain(node, g, create_graph):
-    t = node._retained()
-    if t is not None:
-        g = g if create_graph else _make(g.data.copy())
-        t.grad = g if t.grad is None else t.grad + g
+def _leaf_hooks(leaf, g, create_graph):
+    hooks = getattr(leaf, "_hooks", None)
+    return g if hooks is None else hooks.run(g, create_graph)
+
+
+def _trim(node, grads, n_inputs):
+    """A backward may return extra trailing Nones (torch accepts them); anything else is an error."""
+    if len(grads) > n_inputs and all(g is None for g in grads[n_inputs:]):
+        return grads[:n_inputs]
+    raise RuntimeError(
+        f"function {node.name()} returned an incorrect number of gradients (expected "
+        f"{n_inputs}, got {len(grads)})"
+    )
+
+
+def _ancestors(wanted, roots, deps):
+    """The nodes from which some tensor in `wanted` can be reached: only they must run for
+    autograd.grad (torch leaves the rest of the graph alone, saved tensors included)."""
+    parents = {}
+    for node in list(deps) + roots:
+        for e in node._edges:
+            if e is not None:
+                parents.setdefault(e, []).append(node)
+    needed, stack = set(), list(wanted)
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return needed
 
 
 def _as_tuple(x):
@@ -164,13 +192,13 @@ def _root_grads(outputs, grad_outputs):
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)"
             )
         if g is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs; pass gradient= "
                     f"(a tensor of shape {list(out.shape)}, e.g. ones_like(y)) to backward."
                 )
-            xp = np if isinstance(out.data, np.ndarray) else _device.array_module("cuda")
-            g = _make(xp.ones(out.data.shape, dtype=out.data.dtype))
+            xp = np if isinstance(out.array, np.ndarray) else _device.array_module("cuda")
+            g = _make(xp.ones(out.array.shape, dtype=out.array.dtype))
         else:
             if not isinstance(g, Tensor):
                 g = tensor(g, dtype=out.dtype)
@@ -179,7 +207,7 @@ def _root_grads(outputs, grad_outputs):
                     f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and "
                     f"output[{i}] has a shape of {list(out.shape)}."
                 )
-            if g.data.dtype != out.data.dtype:
+            if g.array.dtype != out.array.dtype:
                 g = g.to(out.dtype)
         grads.append(g)
     return grads
@@ -198,7 +226,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t, g in zip(inputs, grads):
             if g is not None:
                 g = g if create_graph else g.detach()
-                t.grad = g if t.grad is None else t.grad + g
+                t._grad = g if t._grad is None else t._grad + g
         return
     run_backward(tensors, roots, retain_graph, create_graph)
 
@@ -222,7 +250,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (t, g) in enumerate(zip(inputs, grads)):
         if g is None:
             if materialize_grads:
-                g = _make(t.data * 0)
+                g = _make(t.array * 0)
             elif not allow_unused:
                 raise RuntimeError(
                     f"One of the differentiated Tensors (input {i}) appears to not have been used "

@@ -95,7 +95,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
             rows = []
             for k in range(out.numel()):
                 onehot = zeros(out.numel(), dtype=out.dtype)
-                onehot.data[k] = 1
+                onehot.array[k] = 1
                 rows.append(_grads((out,), inputs, (onehot.reshape(out.shape),), create_graph))
             per_input = []
             for j, x in enumerate(inputs):

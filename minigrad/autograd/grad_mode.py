@@ -1,5 +1,6 @@
 """Whether operations record a graph: `no_grad`, `enable_grad`, `set_grad_enabled`."""
 import functools
+import inspect
 
 
 class state:
@@ -24,11 +25,42 @@ class _GradMode:
     def __exit__(self, *exc):
         state.enabled = self._prev
 
+    def _same(self):
+        return type(self)() if type(self) is not set_grad_enabled else set_grad_enabled(self._mode)
+
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with type(self)() if type(self) is not set_grad_enabled else set_grad_enabled(self._mode):
+            with self._same():
                 return func(*args, **kwargs)
+
+        return wrapper
+
+    def _wrap_generator(self, func):
+        """A generator runs in this mode each time it resumes, not only when it is created."""
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            sent, thrown = None, None
+            while True:
+                try:
+                    with self._same():
+                        item = gen.send(sent) if thrown is None else gen.throw(thrown)
+                except StopIteration as stop:
+                    return stop.value
+                sent, thrown = None, None
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    with self._same():
+                        gen.close()
+                    raise
+                except BaseException as e:  # noqa: BLE001 - handed to the wrapped generator
+                    thrown = e
 
         return wrapper
 

@@ -18,7 +18,7 @@ class Parameter(Tensor):
         src = creation.zeros(0) if data is None else data
         if not isinstance(src, Tensor):
             src = creation.tensor(src)
-        self.data, self.grad, self.grad_fn = src.data, None, None
+        self.array, self.grad, self.grad_fn = src.array, None, None
         self._version = _FRESH
         self.requires_grad = False
         self.requires_grad_(requires_grad)
@@ -89,7 +89,7 @@ class Module:
         if missing:
             raise RuntimeError(f"Missing key(s) in state_dict: {sorted(missing)}")
         for name, p in own.items():
-            p.data[...] = state[name].data if isinstance(state[name], Tensor) else np.asarray(state[name])
+            p.array[...] = state[name].array if isinstance(state[name], Tensor) else np.asarray(state[name])
 
     def extra_repr(self):
         return ""

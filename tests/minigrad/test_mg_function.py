@@ -127,7 +127,7 @@ def test_forward_must_return_a_tensor():
     class ReturnsArray(Function):
         @staticmethod
         def forward(ctx, x):
-            return x.data
+            return x.array
 
     with pytest.raises(TypeError, match="ReturnsArray.forward must return a minigrad Tensor"):
         ReturnsArray.apply(mg.ones(2, requires_grad=True))

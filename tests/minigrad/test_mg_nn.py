@@ -10,7 +10,7 @@ def copy_weights(mg_model, torch_model):
     """Give the minigrad model the torch model's initial parameters."""
     for (mn, mp), (tn, tp) in zip(mg_model.named_parameters(), torch_model.named_parameters()):
         assert mn == tn
-        mp.data[...] = tp.detach().numpy()
+        mp.array[...] = tp.detach().numpy()
 
 
 def build(lib, sizes, act):
