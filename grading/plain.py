@@ -190,9 +190,10 @@ def _minigrad_array(t) -> np.ndarray:
 def _mg_tensor_plain(t, depth: int, state) -> dict:
     arr = np.array(_minigrad_array(t))
     fn = t.grad_fn
+    grad = t.grad if fn is None or getattr(t, "retains_grad", False) else None  # (a non-leaf's .grad warns)
     return {TAG: "minigrad", "npy": _npy(arr, state.budget), "requires_grad": bool(t.requires_grad),
             "is_leaf": fn is None, "grad_fn": _minigrad_fn_name(fn), "device": str(t.device),
-            "grad": _encode(t.grad, depth + 1, state) if t.grad is not None else None}
+            "grad": _encode(grad, depth + 1, state) if grad is not None else None}
 
 
 class _Unsendable(Exception):

@@ -133,6 +133,7 @@ def test_check_student_matches_torch_compares_output_and_every_gradient_through_
     """The trusted-side check of a student's minigrad Function: right rules pass; a wrong gradient, a missing one,
     and a raising answer each fail with a sentence that says which."""
     import textwrap
+    import warnings
 
     from grading.checks import check_student_matches_torch
     from grading.student import Student, serve
@@ -182,7 +183,9 @@ def test_check_student_matches_torch_compares_output_and_every_gradient_through_
     def torch_square(t, scale):
         return t * t * scale
 
-    check_student_matches_torch(remote, "Square.apply", torch_square, x, params=[3.0], what="Square")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. reading a non-leaf result's .grad: nbgrader fails a cell that warns
+        check_student_matches_torch(remote, "Square.apply", torch_square, x, params=[3.0], what="Square")
     check_student_matches_torch(remote, "Square.apply", torch_square, x.astype(np.float32), params=[3.0],
                                 what="Square in float32")
     msg = failure(check_student_matches_torch, remote, "SquareHalfGrad.apply", torch_square, x, params=[3.0],
