@@ -343,6 +343,20 @@ def feature_block(x, w, gamma, beta):
     h = centred / ((centred * centred).mean(dim=-1, keepdim=True) + 1e-5).sqrt() * gamma + beta
     return CumSum.apply(Softplus.apply(h, 1.0), 1)
 """
+TORCH_CUMSUM = """\
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return mg.tensor(np.cumsum(x.detach().numpy(), axis=dim), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = torch.from_numpy(grad_output.numpy())
+        x = torch.zeros(g.shape, dtype=g.dtype, requires_grad=True)
+        (grad,) = torch.autograd.grad(torch.cumsum(x, ctx.dim), x, g)
+        return mg.tensor(grad.numpy()), None
+"""
 LIBRARY_GRADCHECK = """\
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     import minigrad.testing
@@ -365,18 +379,20 @@ ENGINE_WRONG = {  # answers -> {question: a fragment of its failure message}; th
         "qe_backprop": "RecursionError",
         "qf_block": "feature_block on a batch of 4: minigrad disagrees with PyTorch",  # built from the wrong rules
     }),
-    "shortcuts_through_minigrad": (lambda: {
+    "shortcuts_through_minigrad_and_torch": (lambda: {
         "qa_gradcheck": LIBRARY_GRADCHECK,
         "qb_softplus": edited("qb_softplus", "mg.where(z >= 0, 1 / (1 + e), e / (1 + e))", "z.sigmoid()"),
         "qc_layernorm": DELEGATING_LAYER_NORM,
+        "qd_cumsum": TORCH_CUMSUM,
         "qe_backprop": "def backprop(root, grad_output, retain_graph=False):\n"
                        "    root.backward(grad_output, retain_graph=retain_graph)\n",
     }, {
         "qa_gradcheck": "gradcheck must compare the gradients itself: it called minigrad.testing.gradcheck",
-        "qb_softplus": "Softplus.backward must compute its result itself: it called Tensor.sigmoid",
+        "qb_softplus": "Softplus.backward must compute its result itself: it called minigrad.Tensor.sigmoid",
         "qc_layernorm": "LayerNorm.backward must compute its result itself: it called minigrad.autograd.grad",
-        "qe_backprop": "backprop must walk the graph itself: it called Tensor.backward",
-        "qf_block": "Softplus.backward must compute its result itself",
+        "qd_cumsum": "CumSum.backward must compute its result itself: it called torch.autograd.grad",
+        "qe_backprop": "backprop must walk the graph itself: it called minigrad.Tensor.backward",
+        "qf_block": "CumSum.backward must compute its result itself",  # the first rule run backward
     }),
     "float32_differences_and_a_walk_that_frees_nothing": (lambda: {
         "qa_gradcheck": edited("qa_gradcheck", "x.detach().double()", "x.detach()"),
