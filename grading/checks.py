@@ -15,7 +15,7 @@ import torch
 __all__ = [
     "CheckFailed", "fail", "check", "check_equal", "check_tensor", "check_array", "check_grad",
     "check_shares_memory", "check_device", "check_uniform", "check_matches_torch", "check_minigrad_tensor",
-    "available_device", "student", "StudentError", "check_student_matches_torch",
+    "available_device", "check_student_matches_torch", "student", "StudentError",
 ]
 
 
@@ -223,35 +223,39 @@ def check_minigrad_tensor(got, expected: torch.Tensor, name: str, **kwargs) -> N
     check_tensor(torch.from_numpy(np.array(got.detach().numpy())), expected, name, **kwargs)
 
 
-def check_student_matches_torch(student, name: str, torch_fn, *arrays, params=(), what: str,
-                                atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
-    """The student's minigrad callable `name` (e.g. "Softplus.apply"), reached through `student` (see VOCABULARY.md),
-    agrees with `torch_fn` on the output and on the gradient of every input, for a random upstream gradient.
+_MINIGRAD_TOLERANCE = {np.dtype(np.float64): (1e-9, 1e-7), np.dtype(np.float32): (1e-5, 1e-4)}  # (atol, rtol)
 
-    The NumPy `arrays` become leaves that require grad (minigrad ones in the student's kernel, torch ones here);
-    the non-tensor `params` follow them in both calls. Tolerances default per dtype as in check_matches_torch
-    (float64: atol 1e-9, rtol 1e-7; float32: atol 1e-5, rtol 1e-4). `what` says what was tested.
+
+def check_student_matches_torch(student, name: str, torch_fn, *inputs, what: str, args=(), atol=None, rtol=None,
+                                seed: int = 0) -> None:
+    """The student's minigrad callable `name`, reached through `student` (grading.student), agrees with `torch_fn`
+    on the output and on the gradient of every floating input.
+
+    `inputs` are NumPy arrays: each becomes a minigrad tensor for the student's side and a torch tensor here
+    (floating ones require grad); `args` are further plain arguments (e.g. a dim). Both sides backpropagate the
+    same random upstream gradient (seeded). Tolerances default per dtype as in minigrad.testing.
     """
     import minigrad
 
-    torch_args = [torch.tensor(a, requires_grad=True) for a in arrays]
-    expected = torch_fn(*torch_args, *params)
-    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(expected.shape)),
+    arrays = [np.asarray(x) for x in inputs]
+    floating = [a.dtype.kind == "f" for a in arrays]
+    mine = [torch.tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+    expected = torch_fn(*mine, *args)
+    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(expected.shape)) + 0.5,
                           dtype=_to_numpy(expected).dtype)
-    expected.backward(torch.from_numpy(upstream))
-    float64 = expected.dtype == torch.float64
-    atol = atol if atol is not None else (1e-9 if float64 else 1e-5)
-    rtol = rtol if rtol is not None else (1e-7 if float64 else 1e-4)
-    try:
-        result, grads = student.grad(name, *(minigrad.tensor(a, requires_grad=True) for a in arrays), *params,
-                                     upstream=minigrad.tensor(upstream))
-    except StudentError as err:
-        fail(f"{what}: your code raised {err}")
-    check_minigrad_tensor(result, expected.detach(), f"{what}: the output", atol=atol, rtol=rtol)
-    for i, (got, leaf) in enumerate(zip(grads, torch_args)):
-        check(got is not None, f"{what}: input {i} got no gradient: backward must return one gradient per input "
-                               "of forward, each of that input's shape.")
-        check_minigrad_tensor(got, leaf.grad, f"{what}: the gradient of input {i}", atol=atol, rtol=rtol)
+    expected.backward(torch.from_numpy(upstream.copy()))
+    theirs = [minigrad.tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+    result, grads = student.grad(name, *theirs, *args, upstream=minigrad.tensor(upstream))
+    default = _MINIGRAD_TOLERANCE.get(_to_numpy(expected).dtype, (1e-5, 1e-4))
+    tol = {"atol": default[0] if atol is None else atol, "rtol": default[1] if rtol is None else rtol}
+    check_minigrad_tensor(result, expected.detach(), f"{what}: the output", **tol)
+    for i, (a, f) in enumerate(zip(mine, floating)):
+        if not f:
+            continue
+        label = f"{what}: the gradient of input {i}" if len(arrays) > 1 else f"{what}: the gradient"
+        check(grads[i] is not None, f"{label} is None: backward() did not reach this input (does your Function's "
+                                    "backward return a gradient for it?).")
+        check_minigrad_tensor(grads[i], a.grad, label, **tol)
 
 
 def available_device() -> torch.device:

@@ -130,13 +130,13 @@ def test_tensor_subclasses_that_could_lie_are_rejected():
 
 
 def test_check_student_matches_torch_compares_output_and_every_gradient_through_plain_data():
-    """The trusted-side check of a student's minigrad Function: right rules pass; a wrong gradient, a missing one,
-    and a raising answer each fail with a sentence that says which."""
+    """The trusted-side check of a student's minigrad Function: right rules pass (without a warning); a wrong
+    gradient and a missing one fail with a sentence that says which; the student's own error passes through."""
     import textwrap
     import warnings
 
     from grading.checks import check_student_matches_torch
-    from grading.student import Student, serve
+    from grading.student import Student, StudentError, serve
 
     namespace = {}
     exec(textwrap.dedent("""\
@@ -185,13 +185,14 @@ def test_check_student_matches_torch_compares_output_and_every_gradient_through_
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. reading a non-leaf result's .grad: nbgrader fails a cell that warns
-        check_student_matches_torch(remote, "Square.apply", torch_square, x, params=[3.0], what="Square")
-    check_student_matches_torch(remote, "Square.apply", torch_square, x.astype(np.float32), params=[3.0],
+        check_student_matches_torch(remote, "Square.apply", torch_square, x, args=[3.0], what="Square")
+    check_student_matches_torch(remote, "Square.apply", torch_square, x.astype(np.float32), args=[3.0],
                                 what="Square in float32")
-    msg = failure(check_student_matches_torch, remote, "SquareHalfGrad.apply", torch_square, x, params=[3.0],
+    msg = failure(check_student_matches_torch, remote, "SquareHalfGrad.apply", torch_square, x, args=[3.0],
                   what="SquareHalfGrad")
-    assert msg.startswith("SquareHalfGrad: the gradient of input 0: wrong values")
+    assert msg.startswith("SquareHalfGrad: the gradient: wrong values")
     msg = failure(check_student_matches_torch, remote, "mul_no_grad_for_b", torch.mul, x, x, what="Mul")
-    assert msg.startswith("Mul: input 1 got no gradient: backward must return one gradient per input")
-    msg = failure(check_student_matches_torch, remote, "broken", torch_square, x, params=[3.0], what="broken")
-    assert msg == "broken: your code raised ValueError: not yet"
+    assert msg.startswith("Mul: the gradient of input 1 is None: backward() did not reach this input")
+    with pytest.raises(StudentError) as raised:  # the grader reports it as the student's error
+        check_student_matches_torch(remote, "broken", torch_square, x, args=[3.0], what="broken")
+    assert str(raised.value) == "ValueError: not yet"
