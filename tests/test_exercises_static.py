@@ -1,4 +1,6 @@
 """The exercise notebooks as files: layout, nbgrader metadata, no outputs, no leaks, every syllabus question."""
+import ast
+import builtins
 import re
 import shutil
 import subprocess
@@ -151,3 +153,38 @@ def test_validate_button_finds_the_course_config_where_make_lab_puts_it(monkeypa
     assert app.config.CourseDirectory.release_directory == "exercises"
     assert app.config.CourseDirectory.root == str(REPO_ROOT)
     assert app.config.Execute.timeout >= 60
+
+
+def _names(tree):
+    """(names a block binds, names it reads) at any depth: assignments, defs, arguments, imports, loop targets."""
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound, read
+
+
+@pytest.mark.parametrize("name", present_assignments())
+def test_hidden_blocks_in_the_vocabulary_use_only_the_trusted_namespace(name):
+    """A hidden block that talks to the student's code through `student` runs in the grader's process, where the
+    visible part's names do not exist: it may read only the trusted namespace (VOCABULARY.md) and names that it or
+    an earlier hidden block of the notebook bound."""
+    from grading import checks
+
+    trusted = set(dir(builtins)) | {"torch", "np", "mg", "student"} | set(checks.__all__)
+    earlier = set()
+    for cell in notebook(SOURCE_DIR, name).cells:
+        for block in HIDDEN_BLOCK.findall(cell.source):
+            bound, read = _names(ast.parse(block))
+            if "student" in read:
+                stray = read - trusted - bound - earlier
+                assert stray == set(), f"{nbgrader_meta(cell).get('grade_id')}: hidden block reads {sorted(stray)}"
+            earlier |= bound
