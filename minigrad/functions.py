@@ -14,7 +14,7 @@ from ._dtype import float32, result_type
 from .ops import (Abs, Amax, ArgReduce, Cast, Cat, Clamp, ClampTensor, Clone, Cos, Div, Exp,
                   Expand, GetItem, Linear, Log, LogSoftmax, LogSumExp, MatMul, Maximum, Mean,
                   Minimum, Mul, Neg, Permute, Pow, PowScalar, Relu, Remainder, Reshape, RoundedDiv,
-                  RPowScalar, Sigmoid, Sign, Sin, Softmax, Sqrt, Squeeze, Sub, Sum, Tanh, ToDevice,
+                  RPowScalar, Sigmoid, Sign, Sin, Softmax, Sqrt, Squeeze, SqueezeDim, Stack, RSub, Sub, Sum, Tanh, ToDevice,
                   Transpose, TransposeT, Unsqueeze, Where, Add, _const, _dims, _normalize_index,
                   _xp)  # noqa: I001
 from .tensor import Tensor, _make
@@ -89,7 +89,7 @@ def sub(a, b, *, alpha=1):
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead."
         )
-    return _binary(Sub, a, b if alpha == 1 else b * alpha)
+    return _binary(Sub if isinstance(a, Tensor) else RSub, a, b if alpha == 1 else b * alpha)
 
 
 def _is_bool(x):
@@ -244,7 +244,11 @@ def _to_dtype(a, dtype):
     from ._dtype import as_dtype
 
     d = as_dtype(dtype)
-    return a if a.array.dtype == d.np else Cast._apply1(a, d)
+    if a.array.dtype == d.np:
+        return a
+    if not d.is_floating_point:  # integer and bool results are never differentiable (torch)
+        return _make(a.array.astype(d.np))
+    return Cast._apply1(a, d)
 
 
 def _all_if_empty(dim):
@@ -384,7 +388,7 @@ def squeeze(a, dim=None):
     else:
         dims = _dims(dim, a.ndim)
         shape = tuple(n for i, n in enumerate(a.shape) if not (i in dims and n == 1))
-    return a if shape == a.shape else Squeeze._apply1(a, shape)
+    return a if shape == a.shape else (Squeeze if dim is None else SqueezeDim)._apply1(a, shape)
 
 
 def unsqueeze(a, dim):
@@ -444,7 +448,7 @@ def t(a):
     return transpose(a, 0, -1, TransposeT) if a.ndim == 2 else a
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, _node=Cat):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -458,7 +462,7 @@ def cat(tensors, dim=0):
                 f"Sizes of tensors must match except in dimension {axis}. Expected size "
                 f"{list(ref)} but got size {list(x.shape)} for tensor number {i} in the list."
             )
-    return Cat.apply(axis, *tensors)
+    return _node.apply(axis, *tensors)
 
 
 def stack(tensors, dim=0):
@@ -473,7 +477,7 @@ def stack(tensors, dim=0):
                 f"and {list(x.shape)} at entry {i}"
             )
     d = dim % (len(shape) + 1)
-    return cat([unsqueeze(x, d) for x in tensors], d)
+    return cat([unsqueeze(x, d) for x in tensors], d, Stack)
 
 
 def getitem(a, index):

@@ -92,6 +92,12 @@ class Sub(Function):
         return g, -g
 
 
+class RSub(Sub):
+    """number - tensor (torch names this node RsubBackward1)."""
+
+    _name = "RsubBackward1"
+
+
 class Mul(Function):
     _name = "MulBackward0"
     _builtin = _broadcasts = True
@@ -907,6 +913,10 @@ class Squeeze(Reshape):
     _name = "SqueezeBackward0"
 
 
+class SqueezeDim(Reshape):
+    _name = "SqueezeBackward1"
+
+
 class Unsqueeze(Reshape):
     _name = "UnsqueezeBackward0"
 
@@ -980,12 +990,18 @@ class GetItem(_View):
     @staticmethod
     def forward(ctx, a, index):
         ctx.in_shape, ctx.index = a.shape, index
+        basic = _is_basic(index)
+        if basic and Ellipsis not in index:
+            index += (Ellipsis,)  # x[0] of a vector: a 0-d view (NumPy would give a copied scalar)
         out = a.array[index]
-        if not _is_basic(index):
+        if not basic:
             ctx._name = "IndexBackward0"
             return out.copy() if isinstance(out, np.ndarray) else out
         last = [i for i in index if i is not None and i is not Ellipsis]
-        ctx._name = "SliceBackward0" if last and isinstance(last[-1], slice) else "SelectBackward0"
+        if None in index and all(i == slice(None) for i in last):
+            ctx._name = "UnsqueezeBackward0"  # x[None]
+        else:
+            ctx._name = "SliceBackward0" if last and isinstance(last[-1], slice) else "SelectBackward0"
         return out
 
     @staticmethod
@@ -1030,6 +1046,10 @@ class Cat(Function):
             grads.append(GetItem._apply1(g, lead + (slice(start, start + n),)))
             start += n
         return tuple(grads)
+
+
+class Stack(Cat):
+    _name = "StackBackward0"
 
 
 class ToDevice(Function):

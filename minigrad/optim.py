@@ -1,6 +1,6 @@
 """`SGD`, with momentum and weight decay as in torch.optim.SGD."""
 from .autograd.grad_mode import no_grad
-from .tensor import _bump_version
+from .tensor import _bump_version, zero_grads
 
 
 class SGD:
@@ -15,11 +15,7 @@ class SGD:
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: set to None (frees them; the default) or fill with zeros."""
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grads(self.params, set_to_none)
 
     @no_grad()
     def step(self):

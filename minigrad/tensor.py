@@ -14,8 +14,8 @@ from .autograd import grad_mode as _gm
 
 _new = object.__new__
 # Version counters: a tensor starts with the shared _FRESH; its first in-place change (or its
-# first view) gives it its own [epoch of the last change, number of changes, whether a view of
-# it is part of a graph], shared with its views and detach()ed copies. Epochs grow globally,
+# first view) gives it its own [epoch of the last change, number of changes, whether the memory
+# has views], shared with its views and detach()ed copies. Epochs grow globally,
 # so a node only needs to remember the epoch at which it saved its tensors.
 _FRESH = (0, 0, False)
 _EPOCH = [0]
@@ -55,9 +55,8 @@ def _mark_view(base, out):
     remembers the tensor that owns the memory (torch's `._base`)."""
     root = getattr(base, "_base", None)
     out._base = base if root is None else root
-    v = out._version = _shared_version(base)
-    if out.requires_grad:
-        v[2] = True  # a view inside a graph: see Tensor._check_inplace
+    out._version = _shared_version(base)
+    out._version[2] = True  # this memory has views: see Tensor._check_inplace
     return out
 
 
@@ -198,7 +197,7 @@ class Tensor:
     @property
     def grad(self):
         """The accumulated gradient (leaves, and tensors that called retain_grad())."""
-        if self.grad_fn is not None and not self.retains_grad:
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
             warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
@@ -297,7 +296,22 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         """Pickle the values and requires_grad (not the graph or .grad), as torch does."""
-        return (_unpickle, (_device.to_numpy(self.array), self.requires_grad))
+        return (_unpickle, (_device.to_numpy(self.array), self.requires_grad, type(self)))
+
+    def __deepcopy__(self, memo):
+        """A copy of a leaf: values, requires_grad and .grad (torch refuses non-leaves)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+                "be because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001"
+            )
+        t = _unpickle(self.array.copy(), self.requires_grad, type(self))
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
 
     # -- in-place updates ------------------------------------------------------------------------
     def _check_inplace(self, other):
@@ -328,9 +342,10 @@ class Tensor:
                 )
         if recording and self._version[2]:
             raise RuntimeError(
-                "minigrad: an in-place operation on a tensor whose views are part of a graph is "
-                "not supported (the views' history would be stale). Use an out-of-place "
-                "operation (y = x * 2, not x.mul_(2))."
+                "minigrad: an in-place operation recorded in the graph on a tensor that has views "
+                "(slices, reshapes, transposes, ...) is not supported: torch would rewrite the "
+                "views' history, minigrad cannot. Use an out-of-place operation (y = x * 2, not "
+                "x.mul_(2)), or clone() before slicing."
             )
         arr = self.array
         if not arr.flags.writeable:
@@ -343,7 +358,7 @@ class Tensor:
             raise RuntimeError("minigrad: this tensor's memory is read-only; clone() it first.")
         return recording
 
-    def _inplace(self, op, other):
+    def _inplace(self, op, other, name=None):
         """Apply `op(self, other)` in place: the result is written into this tensor's memory (so
         views and detached copies see it) and its version counter moves on, so a backward that
         saved the old value raises instead of silently using the new one. When recorded, the
@@ -369,7 +384,11 @@ class Tensor:
             result = result.to(self.dtype)
         self.array[...] = result.array
         if recording:
+            if name is not None and result.grad_fn is not None:
+                result.grad_fn._name = name
             retained = self.retains_grad
+            if retained:
+                self.grad_fn._hooks.retained = None
             self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
             if retained:  # retain_grad follows the tensor to its new value (hooks stay behind)
                 self.retain_grad()
@@ -389,13 +408,13 @@ class Tensor:
         return self._inplace(lambda a, b: a / b, other)
 
     def zero_(self):
-        return self.fill_(0)
+        return self._inplace(_overwrite, 0, "ZeroBackward0")
 
     def fill_(self, value):
-        return self._inplace(_overwrite, value)
+        return self._inplace(_overwrite, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
     def copy_(self, src):
-        return self._inplace(_overwrite, src)
+        return self._inplace(_overwrite, src, "CopyBackwards")
 
     def __setitem__(self, index, value):
         """x[index] = value, outside a graph (e.g. building data); inside one, use where/cat."""
@@ -430,8 +449,25 @@ def _overwrite(a, value):
     return functions.where(everywhere, value, a)
 
 
-def _unpickle(array, requires_grad):
-    return _make(array, requires_grad)
+def _unpickle(array, requires_grad, cls=None):
+    t = _make(array, requires_grad)
+    if cls is not None and cls is not Tensor:
+        t.__class__ = cls  # nn.Parameter stays a Parameter
+    return t
+
+
+def zero_grads(tensors, set_to_none=True):
+    """What `zero_grad` does for modules and optimizers, as torch: drop each `.grad`, or
+    take it out of any graph and fill it with zeros."""
+    for t in tensors:
+        g = t._grad
+        if set_to_none or g is None:
+            t._grad = None
+            continue
+        if g.grad_fn is not None:
+            g = t._grad = g.detach()
+        g.requires_grad = False
+        g.zero_()
 
 
 class TensorHooks:

@@ -6,6 +6,8 @@
 Gradients waiting for a node live in one dict and are dropped as soon as the node has run, so
 memory is linear in the graph and a chain of a million operations needs no deep call stack.
 """
+import warnings
+
 import numpy as np
 
 from .. import _device
@@ -131,8 +133,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
         if not leaf.requires_grad:
             continue
         old = leaf._grad
-        if create_graph:
-            leaf._grad = (g * 1 if id(g) in seen else g) if old is None else old + g
+        if create_graph:  # (a gradient of its own: not shared, not a view of another tensor)
+            own = id(g) not in seen and getattr(g, "_base", None) is None and g.array.flags.owndata
+            leaf._grad = (g if own else g * 1) if old is None else old + g
         elif old is None:  # an array of its own (not a view, not shared), as torch gives
             leaf._grad = g if g.array.flags.owndata and id(g) not in seen else _make(g.array.copy())
         elif old.requires_grad or not old.array.flags.writeable:
@@ -228,7 +231,17 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 g = g if create_graph else g.detach()
                 t._grad = g if t._grad is None else t._grad + g
         return
+    if create_graph:
+        warnings.warn(_CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
     run_backward(tensors, roots, retain_graph, create_graph)
+
+
+_CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak."
+)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -5,7 +5,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import creation
-from ..tensor import _FRESH, Tensor
+from ..tensor import _FRESH, Tensor, zero_grads
 from . import functional as F
 
 
@@ -65,11 +65,7 @@ class Module:
         return iter(self._modules.values())
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode=True):
         object.__setattr__(self, "training", mode)
