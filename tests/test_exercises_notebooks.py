@@ -231,8 +231,8 @@ OTHER_CORRECT_ANSWERS = {
                         "            else:\n"
                         "                parent.grad = pg if parent.grad is None else parent.grad + pg\n"
                         "        if not retain_graph:\n            free_saved(node)\n"),
-        "qf_block": ("def feature_block(x, w, gamma, beta):\n"
-                     "    return CumSum.apply(Softplus.apply(beta + gamma * LayerNorm.apply(mg.matmul(x, w), 1e-5), 1.0), -1)\n"),
+        "qf_block": ("def feature_block(x, w, scale, shift):\n"
+                     "    return CumSum.apply(Softplus.apply(shift + scale * LayerNorm.apply(mg.matmul(x, w), 1e-5), 1.0), -1)\n"),
     },
 }
 
@@ -337,10 +337,10 @@ def backprop(root, grad_output, retain_graph=False):
                 parent.grad = pg if parent.grad is None else parent.grad + pg
 """
 BUILT_IN_BLOCK = """\
-def feature_block(x, w, gamma, beta):
+def feature_block(x, w, scale, shift):
     h = x @ w
     centred = h - h.mean(dim=-1, keepdim=True)
-    h = centred / ((centred * centred).mean(dim=-1, keepdim=True) + 1e-5).sqrt() * gamma + beta
+    h = centred / ((centred * centred).mean(dim=-1, keepdim=True) + 1e-5).sqrt() * scale + shift
     return CumSum.apply(Softplus.apply(h, 1.0), 1)
 """
 TORCH_CUMSUM = """\
