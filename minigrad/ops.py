@@ -706,7 +706,7 @@ def _expand_back(g, ctx):
     """The gradient of a reduction: g with the reduced dims put back, broadcast to the input."""
     if g.array.shape != ctx.kept and g.array.ndim:
         g = Reshape._apply1(g, ctx.kept)
-    return Expand._apply1(g, ctx.in_shape) if g.array.shape != ctx.in_shape else g
+    return ExpandGrad._apply1(g, ctx.in_shape) if g.array.shape != ctx.in_shape else g
 
 
 class Mean(Function):
@@ -932,6 +932,20 @@ class Expand(_View):
     @staticmethod
     def backward(ctx, g):
         return unbroadcast(g, ctx.in_shape), None
+
+
+class ExpandGrad(Expand):
+    """Expand for backward rules (the gradient of a reduction spread back over its input): a
+    fresh array, as no user can alias it, and cheaper to compute with than a broadcast view."""
+
+    _apply1 = classmethod(Function._apply1.__func__)
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        out = _xp(a).empty(shape, dtype=a.array.dtype)
+        out[...] = a.array
+        return out
 
 
 class Permute(_View):

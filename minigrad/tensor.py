@@ -39,6 +39,7 @@ def _make(data, requires_grad=False, grad_fn=None):
     t._grad = None
     t.grad_fn = grad_fn
     t._version = _FRESH
+    t._hooks = None
     return t
 
 
@@ -74,7 +75,7 @@ class Tensor:
 
         src = tensor(data, dtype=dtype or "float32", requires_grad=requires_grad, device=device)
         self.array, self.requires_grad, self._grad, self.grad_fn = src.array, src.requires_grad, None, None
-        self._version = _FRESH
+        self._version, self._hooks = _FRESH, None
 
     # -- metadata ------------------------------------------------------------------------------
     @property

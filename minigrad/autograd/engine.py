@@ -147,7 +147,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
 
 
 def _leaf_hooks(leaf, g, create_graph):
-    hooks = getattr(leaf, "_hooks", None)
+    hooks = leaf._hooks
     return g if hooks is None else hooks.run(g, create_graph)
 
 

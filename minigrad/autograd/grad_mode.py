@@ -100,3 +100,8 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self):
         pass
+
+    def __call__(self, func):
+        """As a decorator it only applies inside the function (it undoes the switch, as torch)."""
+        state.enabled = self._prev
+        return super().__call__(func)

@@ -19,7 +19,7 @@ class Parameter(Tensor):
         if not isinstance(src, Tensor):
             src = creation.tensor(src)
         self.array, self.grad, self.grad_fn = src.array, None, None
-        self._version = _FRESH
+        self._version, self._hooks = _FRESH, None
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 

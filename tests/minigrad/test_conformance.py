@@ -481,6 +481,34 @@ def set_grad_enabled_function(lib):
 
 
 @case
+def set_grad_enabled_decorator(lib):
+    @lib.set_grad_enabled(False)
+    def f(x):
+        return (x * 2).requires_grad
+
+    outside = lib.is_grad_enabled()
+    return outside, f(leaf(lib)), lib.is_grad_enabled()
+
+
+@case
+def set_grad_enabled_decorator_on_generator(lib):
+    @lib.set_grad_enabled(False)
+    def gen():
+        yield lib.is_grad_enabled()
+
+    return list(gen()), lib.is_grad_enabled()
+
+
+@case
+def deepcopy_module(lib):
+    lin = lib.nn.Linear(2, 1)
+    twin = copy.deepcopy(lin)
+    with lib.no_grad():
+        twin.weight.fill_(0.0)
+    return bool((lin.weight != 0).any()), twin.weight, type(twin.weight).__name__
+
+
+@case
 def no_grad_restores_on_error(lib):
     try:
         with lib.no_grad():
@@ -1191,6 +1219,27 @@ def once_differentiable_twice_raises(lib):
     x = leaf(lib)
     (g,) = lib.autograd.grad(F.apply(x).sum(), x, create_graph=True)
     g.sum().backward()
+
+
+@case
+def once_differentiable_twice_through_product(lib):
+    class F(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @lib.autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = leaf(lib)
+    (g,) = lib.autograd.grad((F.apply(x) * x).sum(), x, create_graph=True)
+    first = g.detach().clone()
+    g.sum().backward()
+    return first
 
 
 @case
