@@ -230,6 +230,56 @@ OTHER_CORRECT_ANSWERS = {
                      "        loss.backward()\n        optimizer.step()\n        losses.append(float(loss.item()))\n"
                      "    return w, b, losses\n"),
     },
+    "07_minigrad_engine": {
+        "qa_gradcheck": ("def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):\n"
+                         "    xs = [x.detach().double().requires_grad_() for x in inputs]\n"
+                         "    out = fn(*xs)\n"
+                         "    u = mg.tensor(np.random.default_rng(seed + 1).standard_normal(out.shape))\n"
+                         "    (out * u).sum().backward()\n"
+                         "    for x in xs:\n"
+                         "        analytic = x.grad.numpy().reshape(-1) if x.grad is not None else np.zeros(x.numel())\n"
+                         "        for j in range(x.numel()):\n"
+                         "            sides = []\n"
+                         "            for step in (eps, -eps):\n"
+                         "                moved = x.detach().numpy().copy()\n"
+                         "                moved.reshape(-1)[j] += step\n"
+                         "                args = [mg.tensor(moved) if y is x else y.detach() for y in xs]\n"
+                         "                sides.append((fn(*args) * u).sum().item())\n"
+                         "            numeric = (sides[0] - sides[1]) / (2 * eps)\n"
+                         "            if abs(analytic[j] - numeric) > atol + rtol * abs(numeric):\n"
+                         "                return False\n"
+                         "    return True\n"),
+        "qb_softplus": ("class Softplus(Function):\n    @staticmethod\n    def forward(ctx, x, beta):\n"
+                        "        ctx.beta, z = beta, beta * x\n        ctx.save_for_backward(z)\n"
+                        "        return (mg.maximum(z, mg.zeros_like(z)) + (1 + (-(z.abs())).exp()).log()) * (1 / beta)\n\n"
+                        "    @staticmethod\n    def backward(ctx, grad_output):\n        (z,) = ctx.saved_tensors\n"
+                        "        small = (-(z.abs())).exp()\n"
+                        "        return grad_output * ((z >= 0) / (1 + small) + (z < 0) * small / (1 + small)), None\n"),
+        "qe_backprop": ("def backprop(root, grad_output, retain_graph=False):\n"
+                        "    if root.grad_fn is None:\n"
+                        "        root.grad = grad_output if root.grad is None else root.grad + grad_output\n"
+                        "        return\n"
+                        "    order, visited, stack = [], set(), [(root.grad_fn, False)]\n"
+                        "    while stack:  # depth first, each node listed after everything it feeds on\n"
+                        "        node, finished = stack.pop()\n"
+                        "        if finished:\n            order.append(node)\n            continue\n"
+                        "        if node in visited:\n            continue\n"
+                        "        visited.add(node)\n        stack.append((node, True))\n"
+                        "        stack += [(p, False) for p in next_nodes(node) if isinstance(p, Function) and p not in visited]\n"
+                        "    grads = {root.grad_fn: grad_output}\n"
+                        "    for node in reversed(order):\n"
+                        "        g = grads.pop(node, None)\n"
+                        "        if g is None:\n            continue\n"
+                        "        for parent, pg in zip(next_nodes(node), node_backward(node, g)):\n"
+                        "            if parent is None or pg is None:\n                continue\n"
+                        "            if isinstance(parent, Function):\n"
+                        "                grads[parent] = grads[parent] + pg if parent in grads else pg\n"
+                        "            else:\n"
+                        "                parent.grad = pg if parent.grad is None else parent.grad + pg\n"
+                        "        if not retain_graph:\n            free_saved(node)\n"),
+        "qf_block": ("def feature_block(x, w, scale, shift):\n"
+                     "    return CumSum.apply(Softplus.apply(shift + scale * LayerNorm.apply(mg.matmul(x, w), 1e-5), 1.0), -1)\n"),
+    },
 }
 
 
@@ -238,3 +288,181 @@ def test_other_correct_approaches_pass_the_hidden_tests_too(name, tmp_path):
     answers = dict(OTHER_CORRECT_ANSWERS[name])
     results = results_by_question(with_answers(path_of(SOURCE_DIR, name), tmp_path, answers))
     assert {q: (r.status, r.message) for q, r in results.items() if r.status != PASS} == {}
+
+
+# --- 07_minigrad_engine: wrong answers and shortcuts are caught, each by the question it belongs to ---------------
+
+def engine_solution(grade_id):
+    cells = nbformat.read(path_of(SOURCE_DIR, "07_minigrad_engine"), as_version=4).cells
+    return next(MARKER_LINE.sub("", c.source) for c in cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def edited(grade_id, old, new):
+    """The solution of `grade_id` with `old` replaced by `new` (which must occur)."""
+    source = engine_solution(grade_id)
+    assert old in source, f"{grade_id}: {old!r} not in the solution"
+    return source.replace(old, new)
+
+
+NAIVE_SOFTPLUS = """\
+class Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta):
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return ((x * beta).exp() + 1).log() / beta
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        e = (x * ctx.beta).exp()
+        return grad_output * e / (1 + e), None
+"""
+DELEGATING_LAYER_NORM = """\
+class LayerNorm(Function):
+    @staticmethod
+    def forward(ctx, x, eps):
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        centred = x - x.mean(dim=-1, keepdim=True)
+        return centred / ((centred * centred).mean(dim=-1, keepdim=True) + eps).sqrt()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        with mg.enable_grad():
+            x = x.detach().requires_grad_()
+            centred = x - x.mean(dim=-1, keepdim=True)
+            y = centred / ((centred * centred).mean(dim=-1, keepdim=True) + ctx.eps).sqrt()
+            return mg.autograd.grad(y, x, grad_output)[0], None
+"""
+RECURSIVE_BACKPROP = """\
+def backprop(root, grad_output, retain_graph=False):
+    if root.grad_fn is None:
+        root.grad = grad_output if root.grad is None else root.grad + grad_output
+        return
+    order, seen = [], set()
+
+    def visit(node):
+        seen.add(node)
+        for parent in next_nodes(node):
+            if isinstance(parent, Function) and parent not in seen:
+                visit(parent)
+        order.append(node)
+
+    visit(root.grad_fn)
+    grads = {root.grad_fn: grad_output}
+    for node in reversed(order):
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        for parent, pg in zip(next_nodes(node), node_backward(node, g)):
+            if parent is None or pg is None:
+                continue
+            if isinstance(parent, Function):
+                grads[parent] = pg if parent not in grads else grads[parent] + pg
+            else:
+                parent.grad = pg if parent.grad is None else parent.grad + pg
+        if not retain_graph:
+            free_saved(node)
+"""
+PER_PATH_BACKPROP = """\
+def backprop(root, grad_output, retain_graph=False):
+    if root.grad_fn is None:
+        root.grad = grad_output if root.grad is None else root.grad + grad_output
+        return
+    queue = [(root.grad_fn, grad_output)]
+    while queue:
+        node, g = queue.pop(0)
+        for parent, pg in zip(next_nodes(node), node_backward(node, g)):
+            if parent is None or pg is None:
+                continue
+            if isinstance(parent, Function):
+                queue.append((parent, pg))
+            else:
+                parent.grad = pg if parent.grad is None else parent.grad + pg
+"""
+BUILT_IN_BLOCK = """\
+def feature_block(x, w, scale, shift):
+    h = x @ w
+    centred = h - h.mean(dim=-1, keepdim=True)
+    h = centred / ((centred * centred).mean(dim=-1, keepdim=True) + 1e-5).sqrt() * scale + shift
+    return CumSum.apply(Softplus.apply(h, 1.0), 1)
+"""
+TORCH_CUMSUM = """\
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return mg.tensor(np.cumsum(x.detach().numpy(), axis=dim), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = torch.from_numpy(grad_output.numpy())
+        x = torch.zeros(g.shape, dtype=g.dtype, requires_grad=True)
+        (grad,) = torch.autograd.grad(torch.cumsum(x, ctx.dim), x, g)
+        return mg.tensor(grad.numpy()), None
+"""
+LIBRARY_GRADCHECK = """\
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    import minigrad.testing
+    return minigrad.testing.gradcheck(fn, [x.detach().requires_grad_() for x in inputs], raise_exception=False)
+"""
+
+ENGINE_WRONG = {  # answers -> {question: a fragment of its failure message}; the other questions must pass
+    "wrong_rules_recursion_and_built_ins": (lambda: {
+        "qa_gradcheck": edited("qa_gradcheck", "standard_normal(out.shape)", "standard_normal(out.shape) * 0 + 1"),
+        "qb_softplus": NAIVE_SOFTPLUS,
+        "qc_layernorm": edited("qc_layernorm", "x_hat * mean_gx", "0 * mean_gx"),
+        "qd_cumsum": edited("qd_cumsum", "g.sum(dim=ctx.dim, keepdim=True) - CumSum.apply(g, ctx.dim) + g",
+                            "CumSum.apply(g, ctx.dim)"),
+        "qe_backprop": RECURSIVE_BACKPROP,
+    }, {
+        "qa_gradcheck": "gradcheck on a wrong rule (upstream_averaged) of sin, inputs of shapes [(5,)]: expected False",
+        "qb_softplus": "at x = -800 and 800, where exp overflows: minigrad disagrees with PyTorch",
+        "qc_layernorm": "LayerNorm.apply(x, 1e-5) on a (4, 5) float64 input: minigrad disagrees with PyTorch. grad of input 0",
+        "qd_cumsum": "CumSum.apply(x, 1) on a (3, 4) float64 input: minigrad disagrees with PyTorch. grad of input 0",
+        "qe_backprop": "RecursionError",
+        "qf_block": "feature_block on a batch of 4: minigrad disagrees with PyTorch",  # built from the wrong rules
+    }),
+    "shortcuts_through_minigrad_and_torch": (lambda: {
+        "qa_gradcheck": LIBRARY_GRADCHECK,
+        "qb_softplus": edited("qb_softplus", "mg.where(z >= 0, 1 / (1 + e), e / (1 + e))", "z.sigmoid()"),
+        "qc_layernorm": DELEGATING_LAYER_NORM,
+        "qd_cumsum": TORCH_CUMSUM,
+        "qe_backprop": "def backprop(root, grad_output, retain_graph=False):\n"
+                       "    root.backward(grad_output, retain_graph=retain_graph)\n",
+    }, {
+        "qa_gradcheck": "gradcheck must compare the gradients itself: it called minigrad.testing.gradcheck",
+        "qb_softplus": "Softplus.backward must compute its result itself: it called minigrad.Tensor.sigmoid",
+        "qc_layernorm": "LayerNorm.backward must compute its result itself: it called minigrad.autograd.grad",
+        "qd_cumsum": "CumSum.backward must compute its result itself: it called torch.autograd.grad",
+        "qe_backprop": "backprop must walk the graph itself: it called minigrad.Tensor.backward",
+        "qf_block": "CumSum.backward must compute its result itself",  # the first rule run backward
+    }),
+    "float32_differences_and_a_walk_that_frees_nothing": (lambda: {
+        "qa_gradcheck": edited("qa_gradcheck", "x.detach().double()", "x.detach()"),
+        "qe_backprop": edited("qe_backprop", "            free_saved(node)", "            pass"),
+    }, {
+        "qa_gradcheck": "for float32 inputs: expected True, got False. Copy the inputs to float64 first",
+        "qe_backprop": "raised no error: call free_saved(node)",
+    }),
+    "one_element_checked_a_walk_per_path_and_built_ins": (lambda: {
+        "qa_gradcheck": edited("qa_gradcheck", "for j in range(base[i].size):", "for j in range(1):"),
+        "qe_backprop": PER_PATH_BACKPROP,
+        "qf_block": BUILT_IN_BLOCK,
+    }, {
+        "qa_gradcheck": "a wrong rule (one_element_off)",
+        "qe_backprop": "sin(x*x) * tanh(x*x): node_backward ran [1, 1, 1, 2] times on its 4 nodes, expected once each",
+        "qf_block": "its graph has 0 LayerNorm, 1 Softplus and 1 CumSum nodes of your classes, expected one of each",
+    }),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENGINE_WRONG))
+def test_engine_exercise_catches_wrong_answers_and_shortcuts(case, tmp_path):
+    answers, fragments = ENGINE_WRONG[case]
+    results = results_by_question(with_answers(path_of(SOURCE_DIR, "07_minigrad_engine"), tmp_path, answers()))
+    assert {q for q, r in results.items() if r.status == FAIL} == set(fragments)
+    for question, fragment in fragments.items():
+        assert fragment in results[question].message, (question, results[question].message)
