@@ -62,25 +62,29 @@ class HubUser:
         self.row("fetched", assignment).wait_for()
 
     def submissions(self, assignment: str) -> list[str]:
-        """The timestamps the Submitted list shows for `assignment`."""
+        """The timestamps the Submitted list shows for `assignment` (one nested row per submission)."""
         self.refresh()
-        return self.row("submitted", assignment).locator(".item_status").all_inner_texts()
+        return self.row("submitted", assignment).locator(".nested_list_item .item_name").all_inner_texts()
 
     def submit(self, assignment: str) -> str:
-        """Press Submit; return '' once a new submission is listed, or the text of the error nbgrader shows."""
-        before = len(self.row("submitted", assignment).all())
+        """Press Submit; return '' once one more submission is listed, or the text of the dialog nbgrader shows
+        when the submission fails."""
+        before = len(self.submissions(assignment))
         self.row("fetched", assignment).locator("button", has_text="Submit").click()
-        new_row = self.row("submitted", assignment).nth(before)
-        error = self.page.locator(".jp-Dialog")
-        new_row.or_(error).first.wait_for(timeout=120_000)
-        if error.count():
-            text = error.inner_text()
-            error.locator(".jp-mod-accept, button").last.click()
+        self.page.wait_for_function(
+            """([n]) => document.querySelector('.jp-Dialog') ||
+                       document.querySelectorAll('#submitted_assignments_list .nested_list_item').length > n""",
+            arg=[before], timeout=120_000)
+        dialog = self.page.locator(".jp-Dialog")
+        if dialog.count():
+            text = dialog.inner_text()
+            dialog.locator(".jp-mod-accept").click()
             return text
         return ""
 
     def fetch_feedback(self, assignment: str) -> None:
-        self.row("submitted", assignment).locator("button", has_text="Fetch Feedback").first.click()
+        """Fetch Feedback on the submitted assignment; wait until a submission offers its feedback to view."""
+        self.row("submitted", assignment).locator("button", has_text="Fetch Feedback").click()
         self.row("submitted", assignment).locator("a", has_text="view feedback").first.wait_for(timeout=120_000)
 
     # --- the notebook ------------------------------------------------------------------------------------------

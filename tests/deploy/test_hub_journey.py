@@ -139,7 +139,7 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
     before = sorted(p.name for p in inbound.iterdir())
     message = bob.submit(ASSIGNMENT)
     bob.screenshot("03_bob_exchange_full")
-    assert "No space left on device" in message or "full" in message.lower(), \
+    assert "NOT submitted: the exchange is full" in message and "still in your home" in message, \
         f"a submit to a full exchange should say so; the student saw {message!r}"
     assert sorted(p.name for p in inbound.iterdir()) == before, "a failed submit left a partial submission"
     assert saved_sources(hub.bob)[first] == answers[first], "bob's own work must survive the failed submit"
