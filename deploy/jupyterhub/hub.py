@@ -47,6 +47,11 @@ class HubSettings:
     state_dir: Path = Path("/srv/torch-ground-up/hub")
     instructors: str = "torch-instructors"  # system group of the instructors
     students: str = "torch-students"        # system group of the students
+    # LTI 1.3 logins from an LMS instead of system passwords (lti13.py), when lti13_issuer is set
+    lti13_issuer: str = ""
+    lti13_client_id: str = ""               # comma-separated when several LMS registrations share the hub
+    lti13_authorize_url: str = ""
+    lti13_jwks_endpoint: str = ""
 
     @property
     def hub_api_port(self) -> int:
@@ -175,10 +180,19 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, HubSettings]:
     p.add_argument("--state-dir", type=Path, default=d.state_dir)
     p.add_argument("--instructors", default=d.instructors, help="system group of the instructors")
     p.add_argument("--students", default=d.students, help="system group of the students")
+    lti = p.add_argument_group("LTI 1.3 logins from the LMS (deploy/README.md)")
+    lti.add_argument("--lti13-issuer", default="", help="the platform's issuer, e.g. https://canvas.instructure.com")
+    lti.add_argument("--lti13-client-id", default="", help="the tool's client id(s) in the LMS, comma-separated")
+    lti.add_argument("--lti13-authorize-url", default="", help="the platform's OIDC authorization endpoint")
+    lti.add_argument("--lti13-jwks-endpoint", default="", help="the platform's public keys (JWKS)")
     p.add_argument("--prepare-only", action="store_true", help="make the shared folders, do not start the hub")
     args = p.parse_args(argv)
     if not 0 < args.port < 65534:
         p.error(f"--port must be between 1 and 65533, got {args.port}")
+    lti_missing = [f"--{n.replace('_', '-')}" for n in ("lti13_client_id", "lti13_authorize_url",
+                                                        "lti13_jwks_endpoint") if not getattr(args, n)]
+    if args.lti13_issuer and lti_missing:
+        p.error(f"--lti13-issuer needs {', '.join(lti_missing)} too (the LMS's tool registration gives them)")
     return args, HubSettings(**{f.name: getattr(args, f.name) for f in fields(HubSettings)})
 
 

@@ -40,6 +40,10 @@ c.JupyterHub.shutdown_on_logout = False
 c.JupyterHub.authenticator_class = "pam"
 c.LocalAuthenticator.allowed_groups = {settings.instructors, settings.students}
 c.PAMAuthenticator.open_sessions = False  # no systemd/utmp sessions for web logins
+if settings.lti13_issuer:  # or from the LMS, with LTI 1.3 (the user names must still be system accounts here)
+    import lti13
+
+    lti13.configure(c, settings)
 
 # --- each user's server -----------------------------------------------------------------------------------------
 c.JupyterHub.spawner_class = "localprocess"
@@ -51,20 +55,22 @@ c.Spawner.start_timeout = 180  # JupyterLab and torch start slowly on a busy two
 c.Spawner.http_timeout = 180
 
 
-def role_of(username: str) -> str:
-    """'instructor' for members of the instructors' group, else 'student'."""
+def role_of(user) -> str:
+    """'instructor' for members of the instructors' system group (or of the hub group `instructors`, which LTI
+    launches fill), else 'student'."""
     group = grp.getgrnam(settings.instructors)
     try:
-        primary = pwd.getpwnam(username).pw_gid == group.gr_gid
+        primary = pwd.getpwnam(user.name).pw_gid == group.gr_gid
     except KeyError:
         primary = False
-    return "instructor" if primary or username in group.gr_mem else "student"
+    in_hub_group = "instructors" in {g.name for g in user.groups}
+    return "instructor" if primary or user.name in group.gr_mem or in_hub_group else "student"
 
 
 def give_role(spawner) -> None:
     """Start the server with the user's role's environment (formgrader or not, the course directory or not), in
     a home only its owner can read (useradd's default mode lets other users read it)."""
-    role = role_of(spawner.user.name)
+    role = role_of(spawner.user)
     spawner.environment = {**spawner.environment, **user_environment(settings, role)}
     home = Path(pwd.getpwnam(spawner.user.name).pw_dir)
     if home.is_dir() and home.stat().st_mode & 0o077:
