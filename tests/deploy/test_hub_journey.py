@@ -186,11 +186,16 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
     instructor.log_in(hub.instructor.password)
     assert "Formgrader" in instructor.menu_labels()
     instructor.page.goto(instructor.url(f"/formgrader/manage_submissions/{ASSIGNMENT}"))
-    instructor.page.locator("table").first.wait_for()
+    try:
+        instructor.page.locator("#main-table").wait_for(state="attached")
+    except Exception as exc:
+        shot = instructor.screenshot("04_formgrader_failed")
+        raise AssertionError(f"formgrader did not open at {instructor.page.url} ({shot}):\n"
+                             f"{instructor.page.content()[:2000]}") from exc
     instructor.screenshot("04_formgrader_submissions")
     waiting_for_issue_10(course, hub.alice.name)
-    table = instructor.page.locator("table").first.inner_text()
-    assert hub.alice.name in table and hub.bob.name in table, f"formgrader lists: {table}"
+    for student in (hub.alice, hub.bob):
+        instructor.page.locator("#main-table tr", has_text=student.name).wait_for()
     timer.lap("6b. instructor: formgrader lists both submissions")
 
     # 7. feedback: released by the instructor, each student fetches and reads only their own -------------------
