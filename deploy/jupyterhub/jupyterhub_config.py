@@ -4,8 +4,8 @@
 - Servers: each user's own JupyterLab, started as that user by the local process spawner, from the course's
   .venv (so every kernel is the course's pinned environment), in the user's home.
 - Roles: the user's Jupyter config path is roles/<role>/ then roles/common/: students get nbgrader's
-  Assignments tab and Validate button only; instructors also formgrader and the course list, with nbgrader
-  working on the shared course directory. Users' own ~/.jupyter config is ignored (disable_user_config).
+  Assignments tab and Validate button only, in their home; instructors also formgrader and the course list,
+  with their server (and nbgrader) on the shared course directory. Users' own ~/.jupyter config is ignored (disable_user_config).
 - Restarts: the hub keeps its state in the state folder and leaves users' servers running when it stops, so a
   restart loses no login, server, submission or grade.
 
@@ -69,9 +69,12 @@ def role_of(user) -> str:
 
 def give_role(spawner) -> None:
     """Start the server with the user's role's environment (formgrader or not, the course directory or not), in
-    a home only its owner can read (useradd's default mode lets other users read it)."""
+    a home only its owner can read (useradd's default mode lets other users read it). An instructor's server
+    opens on the course directory: formgrader serves only a course directory inside the server's root."""
     role = role_of(spawner.user)
     spawner.environment = {**spawner.environment, **user_environment(settings, role)}
+    if role == "instructor":
+        spawner.notebook_dir = str(settings.course_dir)
     home = Path(pwd.getpwnam(spawner.user.name).pw_dir)
     if home.is_dir() and home.stat().st_mode & 0o077:
         spawner.log.info("closing %s to other users (mode %o -> 700)", home, home.stat().st_mode & 0o777)

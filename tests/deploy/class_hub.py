@@ -78,7 +78,8 @@ def _free_port_trio() -> int:
 class ClassHub:
     """One instructor and two students on a hub of their own. Use as a context manager."""
 
-    def __init__(self):
+    def __init__(self, keep_log: Path | None = None):
+        self.keep_log = keep_log  # where the hub's log (with every user server's) is copied at the end
         tag = "hj" + secrets.token_hex(3)  # short: user names are at most 32 characters
         self.base = Path(tempfile.mkdtemp(prefix="course-hub-", dir="/tmp"))
         self.base.chmod(0o755)
@@ -152,6 +153,8 @@ class ClassHub:
             subprocess.run(["userdel", "--remove", account.name], capture_output=True)
         for group in (self.settings.instructors, self.settings.students):
             subprocess.run(["groupdel", group], capture_output=True)
+        if self.keep_log and self.log.exists():
+            shutil.copyfile(self.log, self.keep_log)
         for path, mode, uid, gid in reversed(self._restore):
             with contextlib.suppress(FileNotFoundError):
                 os.chown(path, uid, gid, follow_symlinks=False)

@@ -16,13 +16,14 @@ SHOTS_DIR = REPO_ROOT / "artifacts" / "hub"
 
 
 @pytest.fixture(scope="module")
-def class_hub():
+def class_hub(shots):
+    """The class's hub; its log (the hub's and every user server's) is kept in artifacts/hub/hub.log."""
     from class_hub import ClassHub, why_not_here
 
     reason = why_not_here()
     if reason:
         pytest.skip(reason)
-    with ClassHub() as hub:
+    with ClassHub(keep_log=shots / "hub.log") as hub:
         yield hub
 
 
@@ -47,14 +48,14 @@ def browser():
 @pytest.fixture(scope="module")
 def shots() -> Path:
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS_DIR.glob("*.png"):
+    for old in [*SHOTS_DIR.glob("*.png"), *SHOTS_DIR.glob("*.log")]:
         old.unlink()
     return SHOTS_DIR
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print the journey's timings (recorded with record_property), pass or fail."""
-    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+    for report in [r for k in ("passed", "failed", "xfailed") for r in terminalreporter.stats.get(k, [])]:
         for name, value in getattr(report, "user_properties", []):
             if name == "hub_timings" and report.when == "call":
                 terminalreporter.write_sep("-", f"timings of {report.nodeid}")

@@ -204,10 +204,12 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
         user.open_assignments()
         user.fetch_feedback(ASSIGNMENT)
         files = sorted((account.home / ASSIGNMENT / "feedback").rglob("*.html"))
-        assert files, f"{account.name} fetched no feedback"
         other = hub.bob if account is hub.alice else hub.alice
-        text = "\n".join(f.read_text() for f in files)
-        assert account.name in text and other.name not in text
+        own = (course / "feedback" / account.name / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
+        theirs = (course / "feedback" / other.name / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
+        assert own != theirs, "negative control: the two students' feedback differs"
+        assert files and all(f.read_bytes() == own for f in files), \
+            f"{account.name} should receive exactly their own feedback, got {files}"
         assert not hub.can_read(account, other.home / ASSIGNMENT / "feedback")
         user.screenshot(f"05_{account.name.split('-')[-1]}_feedback")
     timer.lap("7. feedback released, fetched, each student sees their own")
