@@ -92,10 +92,13 @@ def check_machine(settings: HubSettings, ports: bool = True) -> None:
         except KeyError:
             raise NotReady(f"there is no system group {group!r}: create it with `groupadd {group}` and add "
                            f"its members with `usermod -aG {group} USER`.") from None
-    closed = [p for p in [*reversed(REPO.parents), REPO, REPO / ".venv"] if not os.stat(p).st_mode & stat.S_IXOTH]
+    python = Path(os.path.realpath(REPO / ".venv" / "bin" / "python"))  # a venv links to the Python it was made from
+    way = [*reversed(python.parents), *reversed(REPO.parents), REPO, REPO / ".venv"]
+    closed = [p for p in way if not os.stat(p).st_mode & stat.S_IXOTH]
     if closed:
-        raise NotReady(f"other users cannot enter {closed[0]}, so their servers cannot start the course's "
-                       f"Python ({REPO / '.venv'}): `chmod o+x {closed[0]}` or put the checkout elsewhere.")
+        raise NotReady(f"other users cannot enter {closed[0]}, so their servers cannot run the course's Python "
+                       f"({python}): make the .venv from a Python everyone can run (`make clean-venv setup "
+                       f"PYTHON=/usr/bin/python3.11`) or let others pass through (`chmod o+x {closed[0]}`).")
     for port in (settings.port, settings.hub_api_port, settings.proxy_api_port) if ports else ():
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
