@@ -192,14 +192,16 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
         shot = instructor.screenshot("04_formgrader_failed")
         raise AssertionError(f"formgrader did not open at {instructor.page.url} ({shot}):\n"
                              f"{instructor.page.content()[:2000]}") from exc
-    instructor.screenshot("04_formgrader_submissions")
     waiting_for_issue_10(course, hub.alice.name)
     for student in (hub.alice, hub.bob):
         instructor.page.locator("#main-table tr", has_text=student.name).wait_for()
+    instructor.screenshot("04_formgrader_submissions")
     timer.lap("6b. instructor: formgrader lists both submissions")
 
     # 7. feedback: released by the instructor, each student fetches and reads only their own -------------------
-    hub.run_as(hub.instructor, NBGRADER, "release_feedback", ASSIGNMENT)
+    released = hub.run_as(hub.instructor, NBGRADER, "release_feedback", ASSIGNMENT)
+    log = released.stdout + released.stderr
+    assert log.count("Feedback released to") == 2, f"release_feedback should release two students' feedback:\n{log}"
     for user, account in [(alice, hub.alice), (bob, hub.bob)]:
         user.open_assignments()
         user.fetch_feedback(ASSIGNMENT)
