@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
 PORT   ?= 8888
+HUB_PORT ?= 8000
 
-.PHONY: setup system-deps lab test bench notebooks gpu-reference clean-venv
+.PHONY: setup system-deps lab test bench notebooks gpu-reference clean-venv hub hub-proxy
 
 ## setup: create .venv and install the pinned environment (skips when already done)
 setup: $(STAMP)
@@ -25,6 +26,18 @@ system-deps:
 ## lab: set up, then open JupyterLab on the course
 lab: setup
 	$(BIN)/python -m grading lab --port=$(PORT)
+
+## hub: serve the course to a class with JupyterHub, as root, on HUB_PORT (default 8000); see deploy/README.md
+hub: setup hub-proxy
+	$(BIN)/python deploy/jupyterhub/hub.py --port=$(HUB_PORT) $(HUB_ARGS)
+
+## hub-proxy: JupyterHub's proxy (configurable-http-proxy) from npm into deploy/jupyterhub/node_modules
+hub-proxy: deploy/jupyterhub/node_modules/.bin/configurable-http-proxy
+
+deploy/jupyterhub/node_modules/.bin/configurable-http-proxy: deploy/jupyterhub/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "hub-proxy: npm is missing (Debian: apt-get install npm)"; exit 1; }
+	npm ci --prefix deploy/jupyterhub --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## test: set up, then run every test and every notebook
 test: setup system-deps
