@@ -166,6 +166,9 @@ def _reader(entries: list[Entry], assignment: str, id_pattern: str | None, lms_n
     if lms_name:
         return lms_name, lms.READERS[lms_name]
     fmt = lms.detect([e.path for e in entries], assignment)
+    if fmt is None and all(e.path.lower().endswith(".zip") for e in entries):
+        raise SystemExit(f"this export holds only zips ({', '.join(clip(e.path, 80) for e in entries[:3])}), no "
+                         "student's file: it is a zip inside a zip. Unzip it once and pass the export inside")
     if fmt is None:
         sample = ", ".join(repr(clip(e.path, 80)) for e in entries[:3])
         raise SystemExit(f"cannot tell which LMS made this export: no entry is named like {lms.EXAMPLES} "

@@ -149,6 +149,7 @@ def test_id_pattern_reads_the_whole_path(tmp_path):
     ({}, "empty zip"),
     ({"__MACOSX/._a": b""}, "holds no submissions"),
     ({"notes.txt": b"x", "b.pdf": b"y"}, "cannot tell which LMS made this export"),
+    ({"canvas_export.zip": zipped({f"leeanna_10004_5551_{NB}": A})}, "a zip inside a zip. Unzip it once"),
 ])
 def test_unusable_exports_stop_with_the_fix(tmp_path, entries, match):
     with pytest.raises(SystemExit, match=match):
