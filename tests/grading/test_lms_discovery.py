@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import unicodedata
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -222,3 +223,21 @@ def test_a_roster_from_another_lms_stops_the_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the canvas roster" in err and "matches none of the 1 submissions in this moodle export" in err
     assert "roster ids such as 10004; export ids such as 123401" in err and not out.exists()
+
+
+def test_symlinks_and_undecodable_folder_names_never_become_a_grade(tmp_path):
+    (tmp_path / "ann" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "ann" / FIXTURE / NB).write_bytes(A)
+    (tmp_path / "bob" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "bob" / FIXTURE / NB).symlink_to(tmp_path / "ann" / FIXTURE / NB)   # bob's "work" is ann's
+    latin1 = os.path.join(os.fsencode(tmp_path), b"j\xf6rg", os.fsencode(FIXTURE))  # a Latin-1 name, not UTF-8
+    os.makedirs(latin1)
+    with open(os.path.join(latin1, os.fsencode(NB)), "wb") as fh:
+        fh.write(B)
+    found = discover(tmp_path, FIXTURE, NB)
+    by = _by_id(found)
+    assert by["ann"].raw == A
+    assert by["bob"].raw is None and not by["bob"].missing
+    assert by["bob"].problem.startswith("bob/fx_tensors/fx_tensors.ipynb could not be read (OSError: it is a "
+                                        "symbolic link, which is never followed")
+    assert len(found.unidentified) == 1 and "is not usable" in found.bad_entries[0]
