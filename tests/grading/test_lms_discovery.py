@@ -241,3 +241,15 @@ def test_symlinks_and_undecodable_folder_names_never_become_a_grade(tmp_path):
     assert by["bob"].problem.startswith("bob/fx_tensors/fx_tensors.ipynb could not be read (OSError: it is a "
                                         "symbolic link, which is never followed")
     assert len(found.unidentified) == 1 and "is not usable" in found.bad_entries[0]
+
+
+def test_two_runs_never_write_one_out_at_once(tmp_path, capsys):
+    import fcntl
+    out = tmp_path / "out"
+    out.mkdir()
+    path = write_zip(tmp_path / "canvas.zip", {f"leeanna_10004_5551_{NB}": A})
+    with open(out / ".grading.lock", "a") as held:   # as a run in progress holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli_main([FIXTURE, str(path), "--out", str(out), "--course", str(FIXTURE_COURSE), "--no-sandbox"]) == 2
+    assert "another grading run is writing to" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [".grading.lock"]
