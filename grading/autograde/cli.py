@@ -167,6 +167,11 @@ def _run(args, engine: str, server) -> int:
                     notebook_timeout=args.notebook_timeout, output_kb=args.output_kb, processes=args.processes)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out)
+    if lock is None:
+        print(f"another grading run is writing to {out}; wait for it to finish (grades.csv is rewritten from "
+              "every result at each run), or grade into another --out", file=sys.stderr)
+        return 2
     store = ResultStore(out)
     settings_text = repr(sorted(asdict(limits).items())) + f"sandbox={engine != 'none'}"
     run = ClassRun(assignment, store, out, rule, roster)
@@ -184,6 +189,19 @@ def _run(args, engine: str, server) -> int:
     settings = Settings(repo=REPO, limits=limits, engine=engine, forkserver=server)
     _grade_all(todo, run, settings, args.jobs, args.no_progress, found)
     return 0
+
+
+def _lock(out: Path):
+    """An exclusive lock on <out>/.grading.lock for this process's lifetime (released by the OS, even on kill -9);
+    None when another run holds it."""
+    import fcntl
+    fh = open(out / ".grading.lock", "a")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
 
 
 def _timezone(name: str | None):

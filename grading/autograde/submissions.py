@@ -127,11 +127,15 @@ def _folder_entries(root: Path) -> tuple[list[Entry], list[str]]:
         for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(folder, d))):
             full = Path(folder) / name
             rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                notes.append(f"ignored {clip(rel)}: a symbolic link (copy the file itself into the folder)")
+            if full.is_symlink():   # never followed: it could point at another student's file
+                entries.append(Entry(rel, 0, _refuse_link))
                 continue
             entries.append(Entry(rel, full.stat().st_size, full.read_bytes))
     return entries, notes
+
+
+def _refuse_link() -> bytes:
+    raise OSError("it is a symbolic link, which is never followed; copy the file itself into the folder")
 
 
 def _zip_entries(path: Path, zf: zipfile.ZipFile) -> list[Entry]:
@@ -166,6 +170,9 @@ def _reader(entries: list[Entry], assignment: str, id_pattern: str | None, lms_n
     if lms_name:
         return lms_name, lms.READERS[lms_name]
     fmt = lms.detect([e.path for e in entries], assignment)
+    if fmt is None and all(e.path.lower().endswith(".zip") for e in entries):
+        raise SystemExit(f"this export holds only zips ({', '.join(clip(e.path, 80) for e in entries[:3])}), no "
+                         "student's file: it is a zip inside a zip. Unzip it once and pass the export inside")
     if fmt is None:
         sample = ", ".join(repr(clip(e.path, 80)) for e in entries[:3])
         raise SystemExit(f"cannot tell which LMS made this export: no entry is named like {lms.EXAMPLES} "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import unicodedata
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -149,6 +150,7 @@ def test_id_pattern_reads_the_whole_path(tmp_path):
     ({}, "empty zip"),
     ({"__MACOSX/._a": b""}, "holds no submissions"),
     ({"notes.txt": b"x", "b.pdf": b"y"}, "cannot tell which LMS made this export"),
+    ({"canvas_export.zip": zipped({f"leeanna_10004_5551_{NB}": A})}, "a zip inside a zip. Unzip it once"),
 ])
 def test_unusable_exports_stop_with_the_fix(tmp_path, entries, match):
     with pytest.raises(SystemExit, match=match):
@@ -221,3 +223,33 @@ def test_a_roster_from_another_lms_stops_the_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the canvas roster" in err and "matches none of the 1 submissions in this moodle export" in err
     assert "roster ids such as 10004; export ids such as 123401" in err and not out.exists()
+
+
+def test_symlinks_and_undecodable_folder_names_never_become_a_grade(tmp_path):
+    (tmp_path / "ann" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "ann" / FIXTURE / NB).write_bytes(A)
+    (tmp_path / "bob" / FIXTURE).mkdir(parents=True)
+    (tmp_path / "bob" / FIXTURE / NB).symlink_to(tmp_path / "ann" / FIXTURE / NB)   # bob's "work" is ann's
+    latin1 = os.path.join(os.fsencode(tmp_path), b"j\xf6rg", os.fsencode(FIXTURE))  # a Latin-1 name, not UTF-8
+    os.makedirs(latin1)
+    with open(os.path.join(latin1, os.fsencode(NB)), "wb") as fh:
+        fh.write(B)
+    found = discover(tmp_path, FIXTURE, NB)
+    by = _by_id(found)
+    assert by["ann"].raw == A
+    assert by["bob"].raw is None and not by["bob"].missing
+    assert by["bob"].problem.startswith("bob/fx_tensors/fx_tensors.ipynb could not be read (OSError: it is a "
+                                        "symbolic link, which is never followed")
+    assert len(found.unidentified) == 1 and "is not usable" in found.bad_entries[0]
+
+
+def test_two_runs_never_write_one_out_at_once(tmp_path, capsys):
+    import fcntl
+    out = tmp_path / "out"
+    out.mkdir()
+    path = write_zip(tmp_path / "canvas.zip", {f"leeanna_10004_5551_{NB}": A})
+    with open(out / ".grading.lock", "a") as held:   # as a run in progress holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli_main([FIXTURE, str(path), "--out", str(out), "--course", str(FIXTURE_COURSE), "--no-sandbox"]) == 2
+    assert "another grading run is writing to" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [".grading.lock"]
