@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from grading import checks
 from grading.checks import CheckFailed
+from grading.plain import parse_python
 from grading.student import Student, StudentError
 
 from . import guard as g
@@ -33,7 +34,7 @@ def uses_student(block: str) -> bool:
     """Whether a hidden block is written in the vocabulary (it names `student`): only such blocks can run on the
     trusted side; others still run in the kernel with the visible part (see GRADING.md, "legacy hidden tests")."""
     try:
-        tree = ast.parse(block)
+        tree = parse_python(block)
     except SyntaxError:
         return False
     return any(isinstance(node, ast.Name) and node.id == "student" for node in ast.walk(tree))
