@@ -6,8 +6,8 @@
 Per assignment the class has: 2 correct (every answer from the solution), 2 partly correct (every other
 answer), 1 blank (the release as is), 1 crashing (first answer raises) and 1 broken (truncated JSON).
 Stock nbgrader runs in a temporary course folder (its own gradebook, PYTHONPATH set so the course's
-checks import); ours runs with the sandbox on (--sandbox auto|fork|bwrap) and --jobs 2. Both grade the same
-files in this one run.
+checks import); ours runs with the sandbox on, each engine (--sandbox fork bwrap) with --jobs 2. All grade the
+same files in this one run, assignment by assignment in turn, so a shared machine's changing load weighs on each.
 Scores must agree on every honest submission (all but the broken ones).
 """
 from __future__ import annotations
@@ -130,10 +130,18 @@ def main(argv=None) -> int:
         print(f"class: {n} submissions over {len(args.assignments)} assignments "
               f"({', '.join(f'{k}: {sum(v == k for v in kinds.values())}' for k in sorted(set(kinds.values())))}); "
               f"{os.cpu_count()} cores")
-        runs = {}
-        for engine in engines:
-            runs[engine] = run_ours(work / "class", args.assignments, work / engine, args.jobs, engine)
-        stock_t, stock = run_stock(work / "class", args.assignments, work)
+        # assignment by assignment, stock and each engine in turn: a shared machine's load then weighs on all alike
+        runs = {engine: [0.0, {}, {}] for engine in engines}
+        stock_t, stock = 0.0, {}
+        for a in args.assignments:
+            t, scores = run_stock(work / "class", [a], work / f"stock-{a}")
+            stock_t += t
+            stock.update(scores)
+            for engine in engines:
+                t, scores, status = run_ours(work / "class", [a], work / engine, args.jobs, engine)
+                runs[engine][0] += t
+                runs[engine][1].update(scores)
+                runs[engine][2].update(status)
         load = os.getloadavg()
         print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         print(f"stock nbgrader autograde (serial, no sandbox): {stock_t:7.1f} s  {stock_t / n:5.2f} s/submission")

@@ -192,7 +192,7 @@ def _last_assignment(sources, name: str):
     found = None
     for source in sources:
         try:
-            tree = ast.parse(source)
+            tree = plain.parse_python(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for stmt in tree.body:
@@ -221,7 +221,8 @@ def _dtype_attribute(node):
 
 def _literal(node):
     try:
-        return ast.literal_eval(node)
+        with plain.AST_LOCK:
+            return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     if isinstance(node, (ast.Tuple, ast.List)):

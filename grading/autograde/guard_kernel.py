@@ -106,7 +106,10 @@ def install(token, course_root, workdir, stage=""):
     ignore_builtins = {"_", "__", "___", "input", "raw_input", "getpass"}
 
     def same(a, b):
-        return a is b or (isinstance(a, types.MethodType) and a == b)
+        # torch wraps some of its own functions when a submodule loads lazily (torch._dynamo rebinds
+        # torch.manual_seed to a functools.wraps wrapper of it): that is torch, not the student
+        torch_wrap = getattr(a, "__wrapped__", None) is b and str(getattr(a, "__module__", "")).startswith("torch")
+        return a is b or torch_wrap or (isinstance(a, types.MethodType) and a == b)
 
     def restore_dict(owner, saved, label, public_only, fixes):
         live = vars(owner)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import re
 
+from grading.plain import parse_python
+
 SCAN_CAP = 200_000      # characters of one cell that are inspected
 SCAN_TOTAL = 2_000_000  # characters of one submission that are inspected (the rest is a finding)
 
@@ -121,7 +123,7 @@ def findings(code: str, reference: str = "") -> list[str]:
 
 def _reasons(code: str) -> list[str]:
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError:
         return []          # it will not run either (IPython magics are not tampering tools by themselves)
     except (ValueError, RecursionError, MemoryError):

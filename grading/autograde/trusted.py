@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 import traceback
 from dataclasses import dataclass
 
 from grading import checks
 from grading.checks import CheckFailed
+from grading.plain import parse_python
 from grading.student import Student, StudentError
 
 from . import guard as g
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 MESSAGE_CAP = 600
+# Hidden blocks of different submissions (worker threads) run one at a time: they share torch's and NumPy's global
+# random generators, so `torch.manual_seed(0)` in a block must mean the same draws whatever runs beside it.
+_ONE_AT_A_TIME = threading.Lock()
 REPLY_BUDGET = 160 << 20     # stdout kept for one agent reply (plain data is at most 128 MiB of text)
 
 
@@ -33,7 +38,7 @@ def uses_student(block: str) -> bool:
     """Whether a hidden block is written in the vocabulary (it names `student`): only such blocks can run on the
     trusted side; others still run in the kernel with the visible part (see GRADING.md, "legacy hidden tests")."""
     try:
-        tree = ast.parse(block)
+        tree = parse_python(block)
     except SyntaxError:
         return False
     return any(isinstance(node, ast.Name) and node.id == "student" for node in ast.walk(tree))
@@ -99,6 +104,11 @@ class HiddenVerdict:
 
 def run_hidden(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:
     """Run a test's hidden blocks in the trusted namespace; the verdict and a message safe to show."""
+    with _ONE_AT_A_TIME:
+        return _run_blocks(blocks, ns, grade_id)
+
+
+def _run_blocks(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:
     for n, block in enumerate(blocks):
         try:
             exec(compile(block, f"<hidden test {grade_id} #{n + 1}>", "exec"), ns)  # noqa: S102 - instructor code

@@ -265,13 +265,13 @@ NOT_YET_IN_THE_VOCABULARY = {"02_tensors", "03_numpy_bridge", "04_devices", "05_
 def test_every_graded_test_cell_is_rechecked_on_the_trusted_side(course, name):
     """Each test cell has a hidden block that uses `student`: the visible part runs where the student's code can
     reach it, so a verdict needs a re-check the grader runs itself."""
-    if name in NOT_YET_IN_THE_VOCABULARY:
-        pytest.xfail(f"{name}: hidden tests are rewritten in the vocabulary by issue 12")
     missing = []
     for cell in load_assignment(course, name).tests:
         visible, blocks = trusted.split_test(cell.source)
         if not any(trusted.uses_student(b) for b in blocks):
             missing.append(cell.grade_id)
+    if missing and name in NOT_YET_IN_THE_VOCABULARY:
+        pytest.xfail(f"{name}: hidden tests are rewritten in the vocabulary by issue 12 (still missing: {missing})")
     assert missing == [], f"{name}: test cells without a hidden block that uses `student`: {missing}"
 
 
