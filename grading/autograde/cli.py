@@ -107,13 +107,14 @@ def _run(args, engine: str, server) -> int:
             todo.append((sub, key))
     skipped = len(found.submissions) - len(todo)
     settings = Settings(repo=REPO, limits=limits, engine=engine, forkserver=server)
-    _grade_all(todo, assignment, settings, store, out, found, args.jobs, args.no_progress, skipped)
+    _grade_all(todo, assignment, settings, store, out, found, args.jobs, args.no_progress, skipped,
+               args.course.resolve())
     return 0
 
 
-def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress, skipped) -> None:
-    from .gradebook import write_gradebook
-    from .outputs import write_class_report, write_feedback, write_grades_csv
+def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress, skipped, course) -> None:
+    from .nbcourse import publish, sync_course
+    from .outputs import write_class_report, write_grades_csv
     from .runner import grade_submission
 
     ids = [s.student_id for s in found.submissions]
@@ -128,9 +129,9 @@ def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress,
                 record["status"], record["reason"] = "needs_review", sub.problem
             else:
                 record["reason"] = f"{record['reason']}; {sub.problem}" if record["reason"] else sub.problem
+        publish(out, assignment, record, sub.raw, sub.origin)   # the autograded notebook, for formgrader
         with lock:
             store.save(record)
-            write_feedback(out, record)
             write_grades_csv(out, [r for r in (store.load(i) for i in ids) if r])
 
     print(f"grading {assignment.name}: {len(found.submissions)} submissions ({skipped} unchanged, skipped), "
@@ -157,16 +158,20 @@ def _grade_all(todo, assignment, settings, store, out, found, jobs, no_progress,
         settings.forkserver.close()   # its memory is not needed for the reports
 
     records = [r for r in (store.load(i) for i in ids) if r]
+    sync_course(out, assignment, records, course)   # gradebook both ways, feedback, nbgrader_config.py
+    for record in records:
+        store.save(record)
     write_grades_csv(out, records)
-    write_gradebook(out / "gradebook.db", assignment, records)
     write_class_report(out, assignment.name, records, found.bad_entries)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed")}
-    print(f"done: {counts['graded']} graded, {counts['needs_review']} need review, {counts['failed']} failed"
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("graded", "needs_review", "needs_manual_grade", "failed")}
+    print(f"done: {counts['graded']} graded, {counts['needs_review']} need review, "
+          f"{counts['needs_manual_grade']} wait for manual grading, {counts['failed']} failed"
           f" ({skipped} unchanged); {len(found.bad_entries)} unusable entries", file=sys.stderr)
     for bad in found.bad_entries:
         print(f"  unusable: {bad}", file=sys.stderr)
-    print(f"results: {out / 'grades.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'gradebook.db'}",
-          file=sys.stderr)
+    print(f"results: {out / 'grades.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'gradebook.db'}; "
+          f"manual grading: python -m grading formgrader {out}", file=sys.stderr)
 
 
 def _import_report_modules() -> None:

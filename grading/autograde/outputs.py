@@ -56,13 +56,14 @@ def write_feedback(out: Path, record: dict) -> None:
 
 
 def question_stats(records: list[dict]) -> list[tuple[str, float, int, int]]:
-    """(grade_id, max points, students passing, students graded) per question, in notebook order."""
+    """(question, max points, students passing, students graded) per autograded test, in notebook order; the
+    question is named by the notebook's heading (the test's "title"), else by its grade id."""
     order: dict[str, list] = {}
     for r in records:
         if r["status"] == "failed":
             continue
         for t in r["tests"]:
-            entry = order.setdefault(t["grade_id"], [t["max_points"], 0, 0])
+            entry = order.setdefault(t.get("title") or t["grade_id"], [t["max_points"], 0, 0])
             entry[1] += t["outcome"] == "passed"
             entry[2] += 1
     return [(gid, v[0], v[1], v[2]) for gid, v in order.items()]
@@ -91,7 +92,8 @@ def class_report_html(assignment: str, records: list[dict], bad_entries: list[st
     ax2.tick_params(axis="x", rotation=60)
     image = _png(fig)
     plt.close(fig)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed")}
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("graded", "needs_review", "needs_manual_grade", "failed")}
     mean = sum(scores) / len(scores) if scores else 0.0
     qrows = "".join(f"<tr><td>{e(g)}</td><td>{_num(m)}</td><td>{p} / {n}</td>"
                     f"<td>{(100 * p / n if n else 0):.0f}%</td></tr>" for g, m, p, n in stats)
@@ -100,7 +102,7 @@ def class_report_html(assignment: str, records: list[dict], bad_entries: list[st
     bad = "".join(f"<li>{e(b)}</li>" for b in bad_entries)
     body = (f"<h1>{e(assignment)}: class report</h1>"
             f"<p>{len(records)} students: {counts['graded']} graded, {counts['needs_review']} need review, "
-            f"{counts['failed']} failed. Mean score {mean:.2f} / {_num(max_score)}.</p>"
+            f"{counts['needs_manual_grade']} wait for manual grading, {counts['failed']} failed. Mean score {mean:.2f} / {_num(max_score)}.</p>"
             f"<img alt='score histogram and pass rates' src='data:image/png;base64,{image}'>"
             f"<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>passed</th><th>pass rate</th></tr>"
             f"{qrows}</table>"
