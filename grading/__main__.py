@@ -4,6 +4,7 @@
     release  regenerate exercises/ from solutions/ with nbgrader (instructors)
     grade    grade a class of submissions, sandboxed and in parallel (instructors)
     lab      open JupyterLab on the course, with nbgrader's extension (students)
+    formgrader  open nbgrader's formgrader on a grading folder, for manual grading (instructors)
 """
 import importlib
 import sys
@@ -13,12 +14,13 @@ COMMANDS = {
     "release": ("grading.release", "regenerate exercises/ from solutions/ with nbgrader"),
     "grade": ("grading.autograde.cli", "grade a folder or LMS zip of submissions"),
     "lab": ("grading.lab", "open JupyterLab on the course with nbgrader's extension"),
+    "formgrader": ("grading.formgrader", "open nbgrader's formgrader on a grading folder (grade's --out)"),
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m grading <command> [options]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run `python -m grading <command> --help` for a command's options."]
     return "\n".join(lines)
 

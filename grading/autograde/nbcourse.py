@@ -2,6 +2,7 @@
 
     DIR/nbgrader_config.py                               course id, export plugin (nbgrader reads it from DIR)
     DIR/gradebook.db                                     nbgrader's gradebook (gradebook.py keeps it up to date)
+    DIR/submitted/<student>/<assignment>/<nb>.ipynb      the notebook as received (formgrader counts these)
     DIR/autograded/<student>/<assignment>/<nb>.ipynb     the notebook as graded, for formgrader and generate_feedback
     DIR/feedback/<student>/<assignment>/<nb>.html        what the student receives (feedback.py)
 
@@ -49,6 +50,10 @@ def notebook_stem(assignment: Assignment) -> str:
 
 def autograded_path(out: Path, assignment: Assignment, student_id: str) -> Path:
     return out / "autograded" / safe_name(student_id) / assignment.name / assignment.notebook
+
+
+def submitted_path(out: Path, assignment: Assignment, student_id: str) -> Path:
+    return out / "submitted" / safe_name(student_id) / assignment.name / assignment.notebook
 
 
 def feedback_path(out: Path, assignment: Assignment, student_id: str) -> Path:
@@ -102,6 +107,7 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
     record["unused_files"] = unused_files(folder, assignment) if folder else []
     if not record.get("submitted_at") and folder and (folder / "timestamp.txt").is_file():
         record["submitted_at"] = (folder / "timestamp.txt").read_text().strip()
+    _keep_submitted(out, assignment, record["student_id"], raw, folder)
     if submission is None:
         record.setdefault("answer_digests", {})
         record.setdefault("answer_errors", {})
@@ -119,6 +125,18 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
     if not (target.parent / "timestamp.txt").exists():
         stamp = record.get("submitted_at") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
         atomic_write(target.parent / "timestamp.txt", stamp)
+
+
+def _keep_submitted(out: Path, assignment: Assignment, student_id: str, raw: bytes | None,
+                    folder: Path | None) -> None:
+    """The submission as received, in nbgrader's submitted/ folder (left alone when it was graded from there)."""
+    target = submitted_path(out, assignment, student_id)
+    if raw is None or (folder is not None and folder.resolve() == target.parent.resolve()):
+        return
+    atomic_write(target, raw)
+    for name in EXCHANGE_FILES:
+        if folder and (folder / name).is_file():
+            atomic_write(target.parent / name, (folder / name).read_bytes())
 
 
 def _read(raw: bytes | None):
