@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,6 @@ from grading.autograde.fake_class import solution_answers
 from grading_helpers import FIXTURE_COURSE, NEEDS_BWRAP, REPO, read_grades, run_grade
 from nbgrader_helpers import formgrader
 
-pytestmark = [NEEDS_BWRAP, pytest.mark.slow]
 ASSIGNMENT = "fx_manual"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_ID = "fx-course"
@@ -71,6 +71,18 @@ def answer(path: Path, overrides: dict[str, str]) -> None:
     nbformat.write(nb, path)
 
 
+def test_the_readme_config_flag_loads_the_course_configuration_without_a_warning(tmp_path):
+    readme_flag = re.search(r"--NbGrader\.config_file=(\S+?)`", (REPO / "README.md").read_text())
+    assert readme_flag, "README.md no longer shows how to point nbgrader at the course configuration"
+    config = REPO / "grading" / "nbgrader_config.py"
+    assert readme_flag.group(0).rstrip("`") in config.read_text()   # the config's docstring says the same
+    stderr = nbgrader("list", "--debug", readme_flag.group(0).rstrip("`"), cwd=REPO, exchange=tmp_path)
+    assert f"Loaded config file: {config}" in stderr
+    assert "Released assignments" in stderr
+
+
+@NEEDS_BWRAP
+@pytest.mark.slow
 def test_exchange_journey(tmp_path, course):
     exchange, out = tmp_path / "exchange", tmp_path / "grading-out"
     exchange.mkdir()
