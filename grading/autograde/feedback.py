@@ -13,22 +13,8 @@ from pathlib import Path
 
 from .assignment import Assignment
 from .nbcourse import EXCHANGE_FILES, autograded_path, feedback_path
+from .outputs import _num, _page
 from .store import atomic_write
-
-_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-          "pre{background:#f6f6f6;padding:.5em;overflow-x:auto}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run,.pending{color:#a60}")
-
-
-def _num(x) -> str:
-    return "" if x is None else f"{float(x):g}"
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
-
 
 def questions(assignment: Assignment) -> list[tuple[str, list[str], list]]:
     """(title, answer grade ids, graded cells) per question, in notebook order; a question is the run of cells

@@ -1,4 +1,5 @@
-"""What an instructor reads: grades.csv, per-student feedback, the class report (rebuilt from results)."""
+"""What an instructor reads: grades.csv and the class report (rebuilt from results); students' feedback is in
+feedback.py."""
 from __future__ import annotations
 
 import base64
@@ -27,32 +28,14 @@ def write_grades_csv(out: Path, records: list[dict]) -> None:
 
 
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+          "pre{background:#f6f6f6;padding:.5em;overflow-x:auto}"
           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run{color:#a60}")
+          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run,.pending{color:#a60}")
 
 
 def _page(title: str, body: str) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
-
-
-def feedback_html(record: dict) -> str:
-    """One student's feedback: each question, points and the test's message, never test source."""
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(t['grade_id'])}</td><td>{_num(t['points'])} / {_num(t['max_points'])}</td>"
-        f"<td class='{e(t['outcome'])}'>{e(t['outcome'].replace('_', ' '))}</td><td>{e(t['message'])}</td></tr>"
-        for t in record["tests"])
-    score = "not graded" if record["score"] is None else f"{_num(record['score'])} / {_num(record['max_score'])}"
-    reason = f"<p><b>Note:</b> {e(record['reason'])}</p>" if record["reason"] else ""
-    body = (f"<h1>{e(record['assignment'])}: feedback for {e(record['student_id'])}</h1>"
-            f"<p>Score: <b>{score}</b> &middot; status: <b>{e(record['status'].replace('_', ' '))}</b></p>{reason}"
-            f"<table><tr><th>question</th><th>points</th><th>result</th><th>message</th></tr>{rows}</table>")
-    return _page(f"Feedback {record['student_id']}", body)
-
-
-def write_feedback(out: Path, record: dict) -> None:
-    atomic_write(out / "feedback" / f"{record['student_id']}.html", feedback_html(record))
 
 
 def question_stats(records: list[dict]) -> list[tuple[str, float, int, int]]:

@@ -54,7 +54,7 @@ def test_real_assignment_from_an_lms_zip(tmp_path):
         for student, row in grades.items():
             assert gb.find_submission(name, student).score == float(row["score"])
     # feedback never shows hidden tests
-    page = (out / "feedback" / "blank.html").read_text()
+    page = (out / "feedback" / "blank" / name / f"{name}.html").read_text()
     for test in assignment.tests:
         hidden = test.source.split("### BEGIN HIDDEN TESTS", 1)[-1] if "BEGIN HIDDEN" in test.source else ""
         for line in hidden.splitlines():

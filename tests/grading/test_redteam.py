@@ -320,5 +320,5 @@ def test_every_student_has_exactly_one_row_and_feedback(graded):
     students = set(attacks(out, out).keys())
     assert set(grades) == students
     for student in students:
-        page = (out / "feedback" / f"{student}.html").read_text()
+        page = (out / "feedback" / student / FIXTURE / f"{FIXTURE}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in page and "make_range(0)" not in page
