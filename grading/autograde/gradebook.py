@@ -125,19 +125,14 @@ def _sync_one(gb, text, assignment: Assignment, notebook: str, rec: dict) -> Non
     gb.update_or_create_submission(assignment.name, sid, **stamp)
     gb.find_submission_notebook(notebook, assignment.name, sid).late_submission_penalty = \
         float(rec.get("late_penalty") or 0.0)
-    tests = {t["grade_id"]: t for t in rec.get("tests", [])}
     digests = rec.get("answer_digests", {})
     basis = dict(gb.db.execute(text(f"SELECT grade_id, digest FROM {BASIS_TABLE} WHERE assignment=:a AND "
                                     "student=:s"), {"a": assignment.name, "s": sid}).all())
     manual, notes = {}, list(rec.get("manual_notes", []))
+    auto = auto_scores(assignment, rec)
     for cell in assignment.graded:
         grade = _grade(gb, cell, notebook, assignment, sid)
-        if cell.kind == "test":
-            test = tests.get(cell.grade_id)
-            usable = rec["status"] != "failed" and test is not None and test["outcome"] != "withheld"
-            grade.auto_score = float(test["points"]) if usable else None
-        else:
-            grade.auto_score = None
+        grade.auto_score = auto[cell.grade_id]
         key = cell.grade_id if cell.kind == "manual" else "*"
         new, old = digests.get(key), basis.get(cell.grade_id)
         if new and old and new != old and (grade.manual_score is not None or grade.extra_credit):
@@ -156,6 +151,26 @@ def _sync_one(gb, text, assignment: Assignment, notebook: str, rec: dict) -> Non
     comments = {c.grade_id: _comment(gb, c.grade_id, notebook, assignment, sid)
                 for c in assignment.cells if c.kind == "answer" and not c.manual}
     merge_manual(rec, manual, {k: v for k, v in comments.items() if v}, notes)
+
+
+def auto_scores(assignment: Assignment, rec: dict) -> dict[str, float | None]:
+    """grade_id -> the grader's score of each graded cell: a test's points, None where a person must decide
+    (manually graded cells, withheld tests, a failed submission)."""
+    tests = {t["grade_id"]: t for t in rec.get("tests", [])}
+    scores = {}
+    for cell in assignment.graded:
+        test = tests.get(cell.grade_id) if cell.kind == "test" else None
+        usable = rec["status"] != "failed" and test is not None and test["outcome"] != "withheld"
+        scores[cell.grade_id] = float(test["points"]) if usable else None
+    return scores
+
+
+def merge_grader_only(assignment: Assignment, rec: dict) -> None:
+    """`merge_manual` before any person graded: what a freshly graded record holds until the gradebook is read."""
+    grades = {c.grade_id: {"kind": c.kind, "max": c.points, "auto": score, "manual": None, "extra": 0.0,
+                           "comment": ""}
+              for c, score in zip(assignment.graded, auto_scores(assignment, rec).values())}
+    merge_manual(rec, grades, {}, [])
 
 
 def merge_manual(rec: dict, grades: dict[str, dict], comments: dict[str, str], notes: list[str]) -> None:

@@ -107,6 +107,9 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
     record["unused_files"] = unused_files(folder, assignment) if folder else []
     if not record.get("submitted_at") and folder and (folder / "timestamp.txt").is_file():
         record["submitted_at"] = (folder / "timestamp.txt").read_text().strip()
+    from .gradebook import merge_grader_only
+
+    merge_grader_only(assignment, record)   # the same fields the gradebook sync fills in later
     _keep_submitted(out, assignment, record["student_id"], raw, folder)
     if submission is None:
         record.setdefault("answer_digests", {})
@@ -181,20 +184,22 @@ def answer_digests(assignment: Assignment, submission, answers: dict[str, str]) 
 
 
 def compile_error(source: str, assignment: Assignment, grade_id: str) -> dict | None:
-    """A code answer's SyntaxError (with its line), found by compiling it as IPython would, never by running it."""
+    """A code answer's SyntaxError (with its line), or None; see `syntax_error`."""
     cell = next((c for c in assignment.cells if c.grade_id == grade_id), None)
-    if cell is None or cell.kind != "answer":
-        return None
+    return syntax_error(source) if cell is not None and cell.kind == "answer" else None
+
+
+def syntax_error(source: str) -> dict | None:
+    """{ename, evalue, line, text} when the cell does not compile as IPython would compile it, else None.
+    Compiling runs nothing, so the grader may do it outside the sandbox."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
-        code = TransformerManager().transform_cell(source)
-        compile(code, f"<answer {grade_id}>", "exec")
+        compile(TransformerManager().transform_cell(source), "<answer>", "exec")
     except SyntaxError as exc:
-        line = (exc.text or "").rstrip("\n")
         return {"ename": type(exc).__name__, "evalue": exc.msg or str(exc), "line": exc.lineno or 0,
-                "text": line[:300]}
-    except Exception:  # noqa: BLE001 - a transformer error: the kernel will report it as it runs the cell
+                "text": (exc.text or "").strip()[:300]}
+    except Exception:  # noqa: BLE001 - a transformer error: the kernel reports it when it runs the cell
         return None
     return None
 
