@@ -119,7 +119,12 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
     record["answer_digests"] = answer_digests(assignment, submission, answers)
     record["answer_errors"] = {gid: err for gid, src in answers.items()
                                if (err := compile_error(src, assignment, gid)) is not None}
-    nb = autograded_notebook(assignment, record, submission, answers)
+    if record.get("cells"):   # the runner's notebook as graded (issue 14): its outputs and errors are the truth
+        record["answer_errors"].update({c["grade_id"]: c["error"] for c in record["cells"]
+                                        if c.get("kind") == "answer" and c.get("error") and c.get("grade_id")})
+        nb = notebook_from_cells(assignment, record["cells"])
+    else:
+        nb = autograded_notebook(assignment, record, submission, answers)
     target = autograded_path(out, assignment, record["student_id"])
     atomic_write(target, nbformat.writes(nb))
     for name in EXCHANGE_FILES:
@@ -284,6 +289,29 @@ def autograded_notebook(assignment: Assignment, record: dict, submission, answer
     return release
 
 
+def notebook_from_cells(assignment: Assignment, cells: list[dict]):
+    """The autograded notebook from the runner's record of the notebook as graded: a list of {cell_type, source,
+    grade_id, kind, outputs} (test cells with their visible source only), given the release's nbgrader metadata
+    by grade id."""
+    release = _release_notebook(assignment)
+    meta = {_meta(c).get("grade_id"): c.metadata for c in release.cells if _meta(c).get("grade_id")}
+    out = []
+    for cell in cells:
+        source = str(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown":
+            new = nbformat.v4.new_markdown_cell(source)
+        else:
+            new = nbformat.v4.new_code_cell(source)
+            new.outputs = [nbformat.from_dict(o) for o in cell.get("outputs", [])]
+            if cell.get("kind") == "test":
+                new.source = strip_hidden(source)
+        if cell.get("grade_id") in meta and cell.get("kind") != "added":
+            new.metadata = json.loads(json.dumps(meta[cell["grade_id"]]))
+        out.append(new)
+    release.cells = out
+    return release
+
+
 def _added(cell):
     """A cell the student added, as an ordinary cell (no nbgrader metadata: it earns nothing by itself)."""
     if cell.get("cell_type") == "markdown":
@@ -329,6 +357,9 @@ def sync_course(out: Path, assignment: Assignment, records: list[dict], course: 
     from .feedback import write_feedback
     from .gradebook import sync_gradebook
 
+    for folder in ("submitted", "autograded", "feedback"):   # half-written files of a killed run
+        for stale in (out / folder).glob("*/*/.*.tmp"):
+            stale.unlink(missing_ok=True)
     write_course_config(out, course_id_of(course_config_file(course)), course / "solutions")
     sync_gradebook(out / "gradebook.db", assignment, records, course_id_of(course_config_file(course)), duedate)
     for rec in records:

@@ -143,3 +143,105 @@ def test_exchange_journey(tmp_path, course):
     with open(out / "nbgrader_export.csv", newline="") as fh:
         exported = {row["student_id"]: row for row in csv.DictReader(fh)}
     assert {s: float(r["score"]) for s, r in exported.items()} == {s: float(g["score"]) for s, g in grades.items()}
+
+
+# --- the pieces, without kernels --------------------------------------------------------------------------------
+
+def test_safe_names_are_plain_ids_or_distinct_ascii_slugs():
+    from grading.autograde.nbcourse import safe_name
+
+    assert [safe_name(s) for s in ("ann", "10004", "a.b@x+y-z")] == ["ann", "10004", "a.b@x+y-z"]
+    names = {s: safe_name(s) for s in ("jörg", "jorg", "Ana Lima", "Ana_Lima", "..", "李雷")}
+    assert names["jorg"] == "jorg" and names["Ana_Lima"] == "Ana_Lima"
+    assert re.fullmatch(r"jorg_[0-9a-f]{8}", names["jörg"]) and re.fullmatch(r"Ana_Lima_[0-9a-f]{8}", names["Ana Lima"])
+    assert re.fullmatch(r"student_[0-9a-f]{8}", names["李雷"])
+    assert len(set(names.values())) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z0-9._@+-]+", n) and n not in (".", "..") for n in names.values())
+
+
+def test_manual_cells_count_in_max_score_and_questions_are_named_by_headings():
+    from grading.autograde.assignment import load_assignment
+
+    a = load_assignment(FIXTURE_COURSE, ASSIGNMENT)
+    assert [(c.grade_id, c.kind, c.cell_type, c.points) for c in a.graded] == [
+        ("double_test", "test", "code", 2), ("explain_broadcasting", "manual", "markdown", 2),
+        ("mean_of", "manual", "code", 1), ("own_data_task", "task", "markdown", 1)]
+    assert a.max_score == 6
+    assert [a.question_name(c.grade_id) for c in a.graded] == [
+        "Doubling a tensor", "Why broadcasting", "A readable mean", "Task: try it on your own data"]
+    tensors = load_assignment(FIXTURE_COURSE, "fx_tensors")   # one heading over three tests: the id is added
+    assert tensors.question_name("test_scale") == "Fixture: tensors (test_scale)"
+
+
+def _record(student, name, outcome="passed", status="graded", digest="d1"):
+    points = 2.0 if outcome == "passed" else 0.0
+    return {"student_id": student, "name": name, "assignment": ASSIGNMENT, "status": status, "reason": "",
+            "score": None if status == "failed" else points, "max_score": 6.0,
+            "submitted_at": "2026-12-01 10:00:00.000000 UTC",
+            "tests": [{"grade_id": "double_test", "max_points": 2.0, "points": points, "outcome": outcome,
+                       "message": ""}],
+            "answer_digests": {"explain_broadcasting": digest, "mean_of": "m", "*": digest}}
+
+
+def test_gradebook_is_updated_in_place_and_manual_scores_come_back(tmp_path):
+    """Unicode ids, real timestamps and the course id; a manual score survives a sync, is dropped (and said so)
+    when its answer changes; a failed submission exports as an empty score, not 0."""
+    from nbgrader.api import Gradebook
+
+    from grading.autograde.assignment import load_assignment
+    from grading.autograde.gradebook import sync_gradebook
+    from grading.autograde.nbcourse import safe_name
+    from grading.autograde.nbexport import GradesCsvExport
+
+    a = load_assignment(FIXTURE_COURSE, ASSIGNMENT)
+    db, jorg = tmp_path / "gradebook.db", safe_name("jörg")
+    records = [_record("jörg", "Jörg Müller"), _record("bo", "Bo", "not_run", "failed")]
+    sync_gradebook(db, a, records, COURSE_ID)
+    assert (records[0]["score"], records[0]["status"], records[0]["manual_score"]) == (2.0, "needs_manual_grade", 0.0)
+    assert (records[1]["score"], records[1]["status"]) == (None, "failed")
+    with Gradebook(f"sqlite:///{db}", course_id=COURSE_ID) as gb:
+        student = gb.find_student(jorg)
+        assert (student.lms_user_id, student.first_name, student.last_name) == ("jörg", "Jörg", "Müller")
+        assert gb.find_assignment(ASSIGNMENT).course_id == COURSE_ID
+        assert str(gb.find_submission(ASSIGNMENT, jorg).timestamp) == "2026-12-01 10:00:00"
+        for gid, score in (("explain_broadcasting", 1.5), ("mean_of", 1.0), ("own_data_task", 1.0)):
+            gb.find_grade(gid, ASSIGNMENT, ASSIGNMENT, jorg).manual_score = score
+        gb.db.commit()
+    again = [_record("jörg", "Jörg Müller"), _record("bo", "Bo", "not_run", "failed")]
+    sync_gradebook(db, a, again, COURSE_ID)
+    assert (again[0]["score"], again[0]["status"], again[0]["manual_score"]) == (5.5, "graded", 3.5)
+    changed = [_record("jörg", "Jörg Müller", digest="d2")]
+    sync_gradebook(db, a, changed, COURSE_ID)
+    assert (changed[0]["score"], changed[0]["status"]) == (3.0, "needs_manual_grade")
+    assert "'Why broadcasting' (1.5) was dropped: the answer changed" in changed[0]["reason"]
+    with Gradebook(f"sqlite:///{db}", course_id=COURSE_ID) as gb:
+        assert gb.find_grade("mean_of", ASSIGNMENT, ASSIGNMENT, jorg).manual_score == 1.0
+        assert gb.find_grade("explain_broadcasting", ASSIGNMENT, ASSIGNMENT, jorg).manual_score is None
+        exporter = GradesCsvExport(to=str(tmp_path / "export.csv"))
+        exporter.export(gb)
+    with open(tmp_path / "export.csv", newline="") as fh:
+        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert rows[jorg]["score"] == "3.0" and rows[jorg]["lms_user_id"] == "jörg"
+    assert rows["bo"]["score"] == ""
+
+
+def test_the_runners_notebook_as_graded_becomes_the_autograded_notebook():
+    """Record cells in the runner's documented shape (issue 14) give the autograded notebook, with nbgrader's
+    metadata from the release, and never a hidden test line even if one slipped into a test cell's source."""
+    from grading.autograde.assignment import load_assignment
+    from grading.autograde.nbcourse import notebook_from_cells
+
+    a = load_assignment(FIXTURE_COURSE, ASSIGNMENT)
+    error = {"output_type": "error", "ename": "AssertionError", "evalue": "double(ones(2)) should be [2, 2]",
+             "traceback": ["AssertionError: double(ones(2)) should be [2, 2]"]}
+    cells = [{"cell_type": "code", "source": "import torch", "grade_id": "setup", "kind": "course", "outputs": []},
+             {"cell_type": "code", "source": "def double(x):\n    return x", "grade_id": "double", "kind": "answer",
+              "outputs": []},
+             {"cell_type": "code", "source": a.cell("double_test").source, "grade_id": "double_test",
+              "kind": "test", "outputs": [error]},
+             {"cell_type": "code", "source": "print(double(3))", "grade_id": "", "kind": "added", "outputs": []}]
+    nb = notebook_from_cells(a, cells)
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells] == ["setup", "double", "double_test",
+                                                                                   None]
+    assert nb.cells[2].metadata["nbgrader"]["points"] == 2 and nb.cells[2].outputs[0]["ename"] == "AssertionError"
+    assert HIDDEN_LINE not in nbformat.writes(nb)
