@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
@@ -111,9 +110,14 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
 
     merge_grader_only(assignment, record)   # the same fields the gradebook sync fills in later
     _keep_submitted(out, assignment, record["student_id"], raw, folder)
-    if submission is None:
+    if submission is None:   # formgrader still gets a page: the release, under a note saying why
         record.setdefault("answer_digests", {})
         record.setdefault("answer_errors", {})
+        nb = _release_notebook(assignment)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+            f"**Not graded: {record.get('reason') or 'nothing could be read'}.** The cells below are the release "
+            "as students received it, not this student's work."))
+        _write_autograded(out, assignment, record, nb, folder)
         return
     answers = answer_sources(assignment, submission)
     record["answer_digests"] = answer_digests(assignment, submission, answers)
@@ -125,11 +129,15 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
         nb = notebook_from_cells(assignment, record["cells"])
     else:
         nb = autograded_notebook(assignment, record, submission, answers)
+    _write_autograded(out, assignment, record, nb, folder)
+
+
+def _write_autograded(out: Path, assignment: Assignment, record: dict, nb, folder: Path | None) -> None:
     target = autograded_path(out, assignment, record["student_id"])
     atomic_write(target, nbformat.writes(nb))
     for name in EXCHANGE_FILES:
         if folder and (folder / name).is_file():
-            shutil.copyfile(folder / name, target.parent / name)
+            atomic_write(target.parent / name, (folder / name).read_bytes())
     if not (target.parent / "timestamp.txt").exists():
         stamp = record.get("submitted_at") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
         atomic_write(target.parent / "timestamp.txt", stamp)
