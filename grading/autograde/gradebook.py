@@ -73,27 +73,19 @@ def _define_assignment(gb, assignment: Assignment, course_id: str, duedate) -> N
                                             locked=False, source=cell.source)
 
 
-def _grade(gb, cell, notebook: str, assignment: Assignment, student: str):
-    """The Grade of one graded cell, created when the cell was added after the submission was."""
-    from nbgrader.api import Grade, MissingEntry
+def _grades_and_comments(gb, notebook: str, assignment: Assignment, student: str) -> tuple[dict, dict]:
+    """grade_id -> Grade and grade_id -> Comment of one submitted notebook; Grades of cells added to the
+    assignment after the submission was made are created."""
+    from nbgrader.api import Grade
 
-    try:
-        return gb.find_grade(cell.grade_id, notebook, assignment.name, student)
-    except MissingEntry:
-        nb = gb.find_submission_notebook(notebook, assignment.name, student)
-        graded = gb.find_graded_cell(cell.grade_id, notebook, assignment.name)
-        grade = Grade(cell_id=graded.id, notebook=nb)
-        gb.db.add(grade)
-        return grade
-
-
-def _comment(gb, grade_id: str, notebook: str, assignment: Assignment, student: str) -> str:
-    from nbgrader.api import MissingEntry
-
-    try:
-        return gb.find_comment(grade_id, notebook, assignment.name, student).manual_comment or ""
-    except MissingEntry:
-        return ""
+    nb = gb.find_submission_notebook(notebook, assignment.name, student)
+    grades = {g.cell.name: g for g in nb.grades}
+    for cell in assignment.graded:
+        if cell.grade_id not in grades:
+            graded = gb.find_graded_cell(cell.grade_id, notebook, assignment.name)
+            grades[cell.grade_id] = Grade(cell_id=graded.id, notebook=nb)
+            gb.db.add(grades[cell.grade_id])
+    return grades, {c.cell.name: c for c in nb.comments}
 
 
 def sync_gradebook(path: Path, assignment: Assignment, records: list[dict], course_id: str,
@@ -108,6 +100,10 @@ def sync_gradebook(path: Path, assignment: Assignment, records: list[dict], cour
     notebook = notebook_stem(assignment)
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}", course_id=course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+        # nbgrader commits after every change; with a write-ahead log a commit needs no fsync of its own, and a
+        # killed grader still loses nothing committed (formgrader reads and writes the same file meanwhile)
+        gb.db.execute(text("PRAGMA journal_mode=WAL"))
+        gb.db.execute(text("PRAGMA synchronous=NORMAL"))
         gb.db.execute(text(f"CREATE TABLE IF NOT EXISTS {BASIS_TABLE} (assignment TEXT, student TEXT, "
                            "grade_id TEXT, digest TEXT, PRIMARY KEY (assignment, student, grade_id))"))
         _define_assignment(gb, assignment, course_id, duedate)
@@ -130,8 +126,13 @@ def _sync_one(gb, text, assignment: Assignment, notebook: str, rec: dict) -> Non
                                     "student=:s"), {"a": assignment.name, "s": sid}).all())
     manual, notes = {}, list(rec.get("manual_notes", []))
     auto = auto_scores(assignment, rec)
+    found, notes_of = _grades_and_comments(gb, notebook, assignment, sid)
+
+    def comment(grade_id: str) -> str:
+        return (notes_of[grade_id].manual_comment or "") if grade_id in notes_of else ""
+
     for cell in assignment.graded:
-        grade = _grade(gb, cell, notebook, assignment, sid)
+        grade = found[cell.grade_id]
         grade.auto_score = auto[cell.grade_id]
         key = cell.grade_id if cell.kind == "manual" else "*"
         new, old = digests.get(key), basis.get(cell.grade_id)
@@ -146,10 +147,8 @@ def _sync_one(gb, text, assignment: Assignment, notebook: str, rec: dict) -> Non
         grade.needs_manual_grade = grade.auto_score is None and grade.manual_score is None
         manual[cell.grade_id] = {"kind": cell.kind, "max": cell.points, "auto": grade.auto_score,
                                  "manual": grade.manual_score, "extra": grade.extra_credit or 0.0,
-                                 "comment": _comment(gb, cell.grade_id, notebook, assignment, sid)
-                                 if cell.kind != "test" else ""}
-    comments = {c.grade_id: _comment(gb, c.grade_id, notebook, assignment, sid)
-                for c in assignment.cells if c.kind == "answer" and not c.manual}
+                                 "comment": comment(cell.grade_id) if cell.kind != "test" else ""}
+    comments = {c.grade_id: comment(c.grade_id) for c in assignment.cells if c.kind == "answer" and not c.manual}
     merge_manual(rec, manual, {k: v for k, v in comments.items() if v}, notes)
 
 
