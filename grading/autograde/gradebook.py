@@ -51,7 +51,9 @@ def _names(display: str) -> tuple[str | None, str | None]:
 
 
 def _define_assignment(gb, assignment: Assignment, course_id: str, duedate) -> None:
-    extra = {"duedate": duedate} if duedate else {}
+    from nbgrader.utils import parse_utc
+
+    extra = {"duedate": parse_utc(duedate)} if duedate else {}
     gb.update_or_create_assignment(assignment.name, course_id=course_id, **extra)
     notebook = notebook_stem(assignment)
     gb.update_or_create_notebook(notebook, assignment.name)

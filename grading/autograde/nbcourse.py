@@ -80,6 +80,22 @@ def course_config_file(course: Path) -> Path:
     return course / "nbgrader_config.py"
 
 
+def course_due_date(course: Path, assignment: str):
+    """The due date nbgrader keeps for `assignment` in the course's own gradebook (`nbgrader db assignment add
+    NAME --duedate=...` run in the course), or None."""
+    import sqlite3
+
+    db = course / "gradebook.db"
+    if not db.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            row = con.execute("SELECT duedate FROM assignment WHERE name = ?", (assignment,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row and row[0] else None
+
+
 def write_course_config(out: Path, course_id: str, source_dir: Path) -> None:
     """DIR/nbgrader_config.py: nbgrader run in DIR (or formgrader started by `python -m grading formgrader DIR`)
     sees DIR as the course root, with our course id, the instructors' source folder and our CSV exporter."""
@@ -369,6 +385,7 @@ def sync_course(out: Path, assignment: Assignment, records: list[dict], course: 
         for stale in (out / folder).glob("*/*/.*.tmp"):
             stale.unlink(missing_ok=True)
     write_course_config(out, course_id_of(course_config_file(course)), course / "solutions")
+    duedate = duedate or course_due_date(course, assignment.name)
     sync_gradebook(out / "gradebook.db", assignment, records, course_id_of(course_config_file(course)), duedate)
     for rec in records:
         if rec["status"] != "needs_manual_grade":

@@ -27,6 +27,7 @@ from nbgrader_helpers import formgrader
 ASSIGNMENT = "fx_manual"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_ID = "fx-course"
+DUE = "2030-01-01 12:00:00"   # kept in the course's gradebook, as nbgrader keeps due dates
 HIDDEN_LINE = "double([0, 1, 2]) should be [0, 2, 4]"  # in a hidden test of fx_manual's solutions only
 WRONG_DOUBLE = "def double(x):\n    return 2 *\n"      # a SyntaxError on line 2
 
@@ -87,7 +88,7 @@ def test_exchange_journey(tmp_path, course):
     exchange, out = tmp_path / "exchange", tmp_path / "grading-out"
     exchange.mkdir()
     exchange.chmod(0o777)
-    nbgrader("db", "assignment", "add", ASSIGNMENT, cwd=course, exchange=exchange)
+    nbgrader("db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}", cwd=course, exchange=exchange)
     nbgrader("release_assignment", ASSIGNMENT, cwd=course, exchange=exchange)
 
     solved = solution_answers(FIXTURE_COURSE, ASSIGNMENT)
@@ -113,6 +114,7 @@ def test_exchange_journey(tmp_path, course):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         assert gb.find_assignment(ASSIGNMENT).course_id == COURSE_ID
+        assert str(gb.find_assignment(ASSIGNMENT).duedate) == DUE
         stamp = (submitted / "ann" / ASSIGNMENT / "timestamp.txt").read_text().strip()
         assert gb.find_submission(ASSIGNMENT, "ann").timestamp.strftime("%Y-%m-%d %H:%M:%S") == stamp[:19]
 
