@@ -247,3 +247,23 @@ def test_the_runners_notebook_as_graded_becomes_the_autograded_notebook():
                                                                                    None]
     assert nb.cells[2].metadata["nbgrader"]["points"] == 2 and nb.cells[2].outputs[0]["ename"] == "AssertionError"
     assert HIDDEN_LINE not in nbformat.writes(nb)
+
+
+def test_check_names_questions_by_heading_and_shows_an_answers_syntax_error(tmp_path, capsys):
+    """`python -m grading check` on an exercise with a broken answer: the question under its heading, the
+    SyntaxError and its line next to the test's NameError, and the points that are graded by hand."""
+    from grading import student_check
+
+    path = tmp_path / NOTEBOOK
+    shutil.copy(FIXTURE_COURSE / "exercises" / ASSIGNMENT / NOTEBOOK, path)
+    answer(path, {"double": WRONG_DOUBLE})
+    assert student_check.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("double "))
+    assert lines[row - 1] == "# Doubling a tensor"
+    message = " ".join(" ".join(lines[row:row + 4]).split())
+    assert "NameError: name 'double' is not defined" in message
+    assert "your answer 'double' has a SyntaxError on line 2: `return 2 *`" in message
+    assert "0 of 1 questions pass (0 of 2 points)" in out
+    assert "4 more points are graded by hand, after you submit: explain_broadcasting, mean_of, own_data_task." in out
