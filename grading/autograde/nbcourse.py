@@ -376,8 +376,9 @@ def published_answers(out: Path, assignment: Assignment, student_id: str) -> dic
 
 def sync_course(out: Path, assignment: Assignment, records: list[dict], course: Path, duedate=None) -> None:
     """Bring the nbgrader side of `out` up to date with the records: its config, the gradebook (manual grades
-    read back into the records) and the feedback of every submission whose grading is complete. Feedback waits
-    while a manually graded cell has no score; `nbgrader generate_feedback` or the next run writes it then."""
+    read back into the records) and the feedback of every submission whose grading is complete (or failed).
+    Feedback waits while a manually graded cell has no score; `nbgrader generate_feedback` or the next run writes
+    it then."""
     from .feedback import write_feedback
     from .gradebook import sync_gradebook
 
@@ -388,5 +389,6 @@ def sync_course(out: Path, assignment: Assignment, records: list[dict], course: 
     duedate = duedate or course_due_date(course, assignment.name)
     sync_gradebook(out / "gradebook.db", assignment, records, course_id_of(course_config_file(course)), duedate)
     for rec in records:
-        if rec["status"] != "needs_manual_grade":
+        waiting = any(g["kind"] != "test" and g["manual"] is None for g in rec.get("manual", {}).values())
+        if rec["status"] == "failed" or not waiting:
             write_feedback(out, assignment, rec, published_answers(out, assignment, rec["student_id"]))

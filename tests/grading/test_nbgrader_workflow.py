@@ -267,3 +267,11 @@ def test_check_names_questions_by_heading_and_shows_an_answers_syntax_error(tmp_
     assert "your answer 'double' has a SyntaxError on line 2: `return 2 *`" in message
     assert "0 of 1 questions pass (0 of 2 points)" in out
     assert "4 more points are graded by hand, after you submit: explain_broadcasting, mean_of, own_data_task." in out
+
+
+def test_formgrader_needs_a_grading_folder(tmp_path, capsys):
+    from grading.formgrader import main
+
+    assert main([str(tmp_path), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is not a grading folder" in err and "python -m grading grade" in err
