@@ -44,6 +44,7 @@ class Assignment:
     release_dir: Path | None
     graded: tuple[GradedCell, ...] = ()   # every cell with points, code or markdown, in notebook order
     source_path: Path | None = None       # the instructor's notebook
+    order: tuple[str, ...] = ()           # every grade id, code or markdown cell, in notebook order
 
     @property
     def manual(self) -> list[GradedCell]:
@@ -120,7 +121,9 @@ def load_assignment(course: Path, name: str, extra_digest: bytes = b"") -> Assig
                                     bool(meta.get("locked")), title=title))
     digest = hashlib.sha256(raw + extra_digest).hexdigest()
     return Assignment(name, notebooks[0].name, tuple(cells), digest,
-                      release_dir if release_dir.is_dir() else None, tuple(graded), notebooks[0])
+                      release_dir if release_dir.is_dir() else None, tuple(graded), notebooks[0],
+                      tuple(c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nb.cells
+                            if c.metadata.get("nbgrader", {}).get("grade_id")))
 
 
 HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)

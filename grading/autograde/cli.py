@@ -94,7 +94,7 @@ def _run(args, engine: str, server) -> int:
     checks = REPO / "grading" / "checks.py"
     assignment = load_assignment(args.course.resolve(), args.assignment,
                                  checks.read_bytes() if checks.exists() else b"")
-    found = discover(args.submissions, assignment.name, assignment.notebook, args.id_pattern)
+    found = discover(args.submissions.resolve(), assignment.name, assignment.notebook, args.id_pattern)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out)

@@ -19,15 +19,16 @@ from .store import atomic_write
 def questions(assignment: Assignment) -> list[tuple[str, list[str], list]]:
     """(title, answer grade ids, graded cells) per question, in notebook order; a question is the run of cells
     under one heading (its grade id names it when the notebook has no heading above it)."""
-    order: dict[str, tuple[list[str], list]] = {}
+    answers = {c.grade_id: c for c in assignment.cells if c.kind == "answer"}
     graded = {c.grade_id: c for c in assignment.graded}
-    for cell in assignment.cells:
-        title = cell.title or cell.grade_id
-        if cell.kind == "answer":
-            order.setdefault(title, ([], []))[0].append(cell.grade_id)
-    for cell in assignment.graded:
-        order.setdefault(cell.title or cell.grade_id, ([], []))[1].append(graded[cell.grade_id])
-    return [(title, answers, cells) for title, (answers, cells) in order.items() if cells]
+    order: dict[str, tuple[list[str], list]] = {}
+    for gid in assignment.order:
+        if gid in answers or (gid in graded and graded[gid].kind == "manual"):
+            cell = answers.get(gid) or graded[gid]
+            order.setdefault(cell.title or gid, ([], []))[0].append(gid)
+        if gid in graded:
+            order.setdefault(graded[gid].title or gid, ([], []))[1].append(graded[gid])
+    return [(title, ids, cells) for title, (ids, cells) in order.items() if cells]
 
 
 def _cell_points(grade: dict | None, test: dict | None) -> tuple[float | None, str]:
@@ -60,7 +61,7 @@ def feedback_html(assignment: Assignment, record: dict, answers: dict[str, str] 
         got = [_cell_points(grades.get(c.grade_id), tests.get(c.grade_id))[0] for c in cells]
         earned = "?" if any(p is None for p in got) else _num(sum(got))
         parts.append(f"<section><h2>{e(title)}</h2><p>{earned} / {_num(sum(c.points for c in cells))} points</p>")
-        for gid in answer_ids + [c.grade_id for c in cells if c.kind == "manual"]:
+        for gid in answer_ids:
             if gid in answers:
                 parts.append(f"<p>Your answer:</p><pre>{e(answers[gid])}</pre>")
             if gid in errors:
@@ -79,6 +80,7 @@ def feedback_html(assignment: Assignment, record: dict, answers: dict[str, str] 
             css = test["outcome"] if test and cell.kind == "test" and how != "graded by hand" else (
                 "pending" if points is None else "passed")
             what = {"test": "test", "manual": "graded by hand", "task": "task, graded by hand"}[cell.kind]
+            what += f" ({cell.grade_id})" if len(cells) > 1 else ""   # several under one heading
             message = test.get("message", "") if test and cell.kind == "test" else ""
             comment = (grade or {}).get("comment", "")
             rows.append(f"<tr><td>{e(what)}</td><td>{e(_num(points) or '-')} / {_num(cell.points)}</td>"

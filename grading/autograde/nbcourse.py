@@ -118,7 +118,8 @@ def publish(out: Path, assignment: Assignment, record: dict, raw: bytes | None, 
     submission = _read(raw)
     for test in record.get("tests", []):
         test["title"] = assignment.question_name(test["grade_id"])
-    folder = Path(origin).parent if origin and Path(origin).is_file() else None
+    # a submission folder (nbgrader's layout, found by absolute path); a zip entry's origin is no path here
+    folder = Path(origin).parent if origin and Path(origin).is_absolute() and Path(origin).is_file() else None
     record["unused_files"] = unused_files(folder, assignment) if folder else []
     if not record.get("submitted_at") and folder and (folder / "timestamp.txt").is_file():
         record["submitted_at"] = (folder / "timestamp.txt").read_text().strip()

@@ -275,3 +275,25 @@ def test_formgrader_needs_a_grading_folder(tmp_path, capsys):
     assert main([str(tmp_path), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path} is not a grading folder" in err and "python -m grading grade" in err
+
+
+def test_feedback_follows_the_notebook_one_section_per_heading():
+    from grading.autograde.assignment import load_assignment
+    from grading.autograde.feedback import feedback_html
+    from grading.autograde.gradebook import merge_grader_only
+
+    a = load_assignment(FIXTURE_COURSE, ASSIGNMENT)
+    record = _record("ann", "Ann Lee", outcome="failed")
+    record["tests"][0]["message"] = "AssertionError: double(ones(2)) should be [2, 2]"
+    record["answer_errors"] = {"double": {"ename": "SyntaxError", "evalue": "invalid syntax", "line": 2,
+                                          "text": "return 2 *"}}
+    merge_grader_only(a, record)
+    answers = {"double": WRONG_DOUBLE, "mean_of": "def mean_of(x):\n    return x.mean()\n",
+               "explain_broadcasting": "Sizes are aligned from the right."}
+    page = feedback_html(a, record, answers)
+    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    assert titles == ["Doubling a tensor", "Why broadcasting", "A readable mean", "Task: try it on your own data"]
+    assert page.count("return x.mean()") == 1 and "Sizes are aligned from the right." in page
+    assert "SyntaxError on line 2: <code>return 2 *</code>" in page
+    assert "double(ones(2)) should be [2, 2]" in page and HIDDEN_LINE not in page
+    assert "Ann Lee" in page and "not graded yet" in page
