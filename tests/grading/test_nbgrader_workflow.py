@@ -134,17 +134,7 @@ def test_exchange_journey(tmp_path, course):
     nbgrader("fetch_feedback", ASSIGNMENT, f"--course={COURSE_ID}", cwd=home, user="ann", exchange=exchange)
     fetched = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
     assert len(fetched) == 1 and fetched[0].read_text() == page
-
-    # the next grade run reads the manual scores back: grades.csv and nbgrader export agree, nothing regraded
-    proc = run_grade(ASSIGNMENT, submitted, out, course=course)
-    assert "2 unchanged, skipped" in proc.stderr, proc.stderr[-2000:]
-    grades = read_grades(out)
-    assert (grades["ann"]["score"], grades["ann"]["status"]) == ("6", "graded")
-    assert (grades["cy"]["score"], grades["cy"]["status"]) == ("0", "needs_manual_grade")
-    nbgrader("export", cwd=out, exchange=exchange)
-    with open(out / "nbgrader_export.csv", newline="") as fh:
-        exported = {row["student_id"]: row for row in csv.DictReader(fh)}
-    assert {s: float(r["score"]) for s, r in exported.items()} == {s: float(g["score"]) for s, g in grades.items()}
+    # (that manual scores then reach grades.csv and `nbgrader export`: tests/grading/test_formgrader.py)
 
 
 # --- the pieces, without kernels --------------------------------------------------------------------------------
