@@ -99,8 +99,10 @@ def course_due_date(course: Path, assignment: str):
 def write_course_config(out: Path, course_id: str, source_dir: Path) -> None:
     """DIR/nbgrader_config.py: nbgrader run in DIR (or formgrader started by `python -m grading formgrader DIR`)
     sees DIR as the course root, with our course id, the instructors' source folder and our CSV exporter."""
+    repo = str(Path(__file__).resolve().parents[2])   # where `grading` is, for the exporter below
     text = (f'"""nbgrader configuration of this grading folder (written by `python -m grading grade`)."""\n'
-            "import os\n\n"
+            "import os\nimport sys\n\n"
+            f"sys.path.append({repo!r})\n"
             "c = get_config()  # noqa: F821\n"
             "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))\n"
             f"c.CourseDirectory.course_id = {course_id!r}\n"
