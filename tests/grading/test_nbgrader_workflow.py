@@ -289,3 +289,19 @@ def test_feedback_follows_the_notebook_one_section_per_heading():
     assert "SyntaxError on line 2: <code>return 2 *</code>" in page
     assert "double(ones(2)) should be [2, 2]" in page and HIDDEN_LINE not in page
     assert "Ann Lee" in page and "not graded yet" in page
+
+
+def test_an_unreadable_submission_still_gets_a_page_for_formgrader(tmp_path):
+    from grading.autograde.assignment import load_assignment
+    from grading.autograde.nbcourse import autograded_path, publish, submitted_path
+
+    a = load_assignment(FIXTURE_COURSE, ASSIGNMENT)
+    record = _record("jörg", "Jörg Müller", "not_run", "failed")
+    record["reason"] = "the notebook could not be read (JSONDecodeError)"
+    publish(tmp_path, a, record, b'{"cells": [', origin="")
+    nb = nbformat.read(autograded_path(tmp_path, a, "jörg"), as_version=4)
+    assert nb.cells[0].source.startswith("**Not graded: the notebook could not be read (JSONDecodeError).**")
+    assert HIDDEN_LINE not in nbformat.writes(nb)
+    assert submitted_path(tmp_path, a, "jörg").read_bytes() == b'{"cells": ['   # kept as received
+    assert autograded_path(tmp_path, a, "jörg").parent.parent.name.startswith("jorg_")
+    assert (record["status"], record["score"]) == ("failed", None)
