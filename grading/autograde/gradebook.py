@@ -140,7 +140,8 @@ def _sync_one(gb, text, assignment: Assignment, notebook: str, rec: dict) -> Non
         new, old = digests.get(key), basis.get(cell.grade_id)
         if new and old and new != old and (grade.manual_score is not None or grade.extra_credit):
             what = "answer" if cell.kind == "manual" else "submission"
-            notes.append(f"the manual score of {assignment.title(cell.grade_id)!r} ({grade.manual_score:g}) was "
+            given = f"{grade.manual_score or 0:g}" + (f" + {grade.extra_credit:g} extra" if grade.extra_credit else "")
+            notes.append(f"the manual score of {assignment.title(cell.grade_id)!r} ({given}) was "
                          f"dropped: the {what} changed after it was graded")
             grade.manual_score, grade.extra_credit = None, None
         if new:
