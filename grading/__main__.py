@@ -5,6 +5,7 @@
     grade    grade a class of submissions, sandboxed and in parallel (instructors)
     export   write upload files (per-question CSV, Canvas gradebook) from graded results (instructors)
     lab      open JupyterLab on the course, with nbgrader's extension (students)
+    formgrader  open nbgrader's formgrader on a grading folder, for manual grading (instructors)
 """
 import importlib
 import sys
@@ -15,12 +16,13 @@ COMMANDS = {
     "grade": ("grading.autograde.cli", "grade a folder or LMS zip of submissions"),
     "export": ("grading.autograde.export", "write per-question and LMS gradebook CSVs from graded results"),
     "lab": ("grading.lab", "open JupyterLab on the course with nbgrader's extension"),
+    "formgrader": ("grading.formgrader", "open nbgrader's formgrader on a grading folder (grade's --out)"),
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m grading <command> [options]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run `python -m grading <command> --help` for a command's options."]
     return "\n".join(lines)
 

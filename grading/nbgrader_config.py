@@ -1,7 +1,10 @@
 """nbgrader configuration of the course: instructors' source in solutions/, the student release in exercises/.
 
 Loaded by `python -m grading release`, by `python -m grading lab` (grading/ is on JUPYTER_CONFIG_PATH, where the
-Validate button and formgrader look for it) and by any nbgrader command given `--config grading/nbgrader_config.py`.
+Validate button looks for it), by `python -m grading grade` (for the course id of its gradebook) and by any nbgrader
+command run from the repository root with `--NbGrader.config_file=grading/nbgrader_config` (without `.py`: nbgrader
+appends it; given the `.py` it loads this file too but warns "No nbgrader_config.py file found").
+Grading folders (`grade --out DIR`) get their own DIR/nbgrader_config.py, with this course id.
 """
 import os
 

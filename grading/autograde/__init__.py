@@ -2,4 +2,4 @@
 
 See grading/GRADING.md for the design and its known limits.
 """
-GRADER_VERSION = "1.0"
+GRADER_VERSION = "1.1"  # 1.1: records carry what the nbgrader course folder needs (autograded notebooks)

@@ -20,6 +20,19 @@ class SourceCell:
     released: str = ""   # what students received (tests without hidden blocks)
     cell_id: str = ""    # nbformat cell id (to recognise course cells in a submission)
     locked: bool = False
+    manual: bool = False # an answer cell graded by hand (nbgrader "grade" + "solution")
+    title: str = ""      # the notebook's heading above the cell (what reports call the question)
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    """A cell that carries points, in notebook order: autograded tests and nbgrader's manually graded cells."""
+    grade_id: str
+    kind: str            # "test" (autograded), "manual" (an answer graded by hand), "task" (a task graded by hand)
+    cell_type: str       # "code" or "markdown"
+    points: float
+    title: str
+    source: str          # instructor's source (tests include hidden tests)
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,25 @@ class Assignment:
     cells: tuple[SourceCell, ...]
     digest: str                    # sha256 of the source notebook (and checks helpers)
     release_dir: Path | None
+    graded: tuple[GradedCell, ...] = ()   # every cell with points, code or markdown, in notebook order
+    source_path: Path | None = None       # the instructor's notebook
+    order: tuple[str, ...] = ()           # every grade id, code or markdown cell, in notebook order
+
+    @property
+    def manual(self) -> list[GradedCell]:
+        """Cells a person grades (in formgrader): manually graded answers and tasks."""
+        return [c for c in self.graded if c.kind != "test"]
+
+    def question_name(self, grade_id: str) -> str:
+        """How reports name a graded cell: its heading, with the grade id added when the heading covers several."""
+        title = self.title(grade_id)
+        shared = sum(1 for c in self.graded if c.title == title) > 1
+        return f"{title} ({grade_id})" if shared and title != grade_id else title
+
+    def title(self, grade_id: str) -> str:
+        """The question a cell belongs to, named by the heading above it (its grade id if there is none)."""
+        return next((c.title for c in self.cells if c.grade_id == grade_id and c.title),
+                    next((c.title for c in self.graded if c.grade_id == grade_id), grade_id))
 
     @property
     def tests(self) -> list[SourceCell]:
@@ -36,7 +68,10 @@ class Assignment:
 
     @property
     def max_score(self) -> float:
-        return float(sum(c.points for c in self.tests))
+        """Autograded and manually graded points together (as nbgrader's gradebook counts them)."""
+        if not self.graded:
+            return float(sum(c.points for c in self.tests))
+        return float(sum(c.points for c in self.graded))
 
     def cell(self, grade_id: str) -> SourceCell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)
@@ -63,25 +98,51 @@ def load_assignment(course: Path, name: str, extra_digest: bytes = b"") -> Assig
     nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
     release_dir = course / "exercises" / name
     released = _released_tests(release_dir / notebooks[0].name)
-    cells = []
-    for cell in nb.cells:
+    cells, graded = [], []
+    titles = headings_above(nb.cells)
+    for cell, title in zip(nb.cells, titles):
         meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id", "")
+        points = float(meta.get("points", 0) or 0)
+        if meta.get("grade"):
+            kind = "task" if meta.get("task") else "manual" if meta.get("solution") else "test"
+            graded.append(GradedCell(grade_id, kind, cell.cell_type, points, title, cell.source))
         if cell.cell_type != "code":
             continue
-        grade_id = meta.get("grade_id", "")
         if meta.get("grade") and not meta.get("solution"):
-            cells.append(SourceCell("test", cell.source, grade_id, float(meta.get("points", 0) or 0),
+            cells.append(SourceCell("test", cell.source, grade_id, points,
                                     released.get(grade_id, strip_hidden(cell.source)), cell.get("id", ""),
-                                    True))
+                                    True, title=title))
         elif meta.get("solution"):
-            cells.append(SourceCell("answer", cell.source, grade_id, float(meta.get("points", 0) or 0),
-                                    "", cell.get("id", "")))
+            cells.append(SourceCell("answer", cell.source, grade_id, points, "", cell.get("id", ""),
+                                    manual=bool(meta.get("grade")), title=title))
         else:
             cells.append(SourceCell("course", cell.source, grade_id, 0.0, cell.source, cell.get("id", ""),
-                                    bool(meta.get("locked"))))
+                                    bool(meta.get("locked")), title=title))
     digest = hashlib.sha256(raw + extra_digest).hexdigest()
     return Assignment(name, notebooks[0].name, tuple(cells), digest,
-                      release_dir if release_dir.is_dir() else None)
+                      release_dir if release_dir.is_dir() else None, tuple(graded), notebooks[0],
+                      tuple(c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nb.cells
+                            if c.metadata.get("nbgrader", {}).get("grade_id")))
+
+
+HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def headings_above(cells) -> list[str]:
+    """For each cell, the last heading of the instructor's markdown at or above it ("" before the first).
+
+    Students' markdown answers (nbgrader solution cells) never name a question.
+    """
+    titles, current = [], ""
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "markdown" and not meta.get("solution"):
+            found = HEADING.findall(cell.get("source", ""))
+            if found:
+                current = found[-1].strip()
+        titles.append(current)
+    return titles
 
 
 def _released_tests(path: Path) -> dict[str, str]:

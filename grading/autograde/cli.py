@@ -119,14 +119,17 @@ def _run(args, engine: str, server) -> int:
     from .runner import Settings, sweep_stale_folders
     from .store import ResultStore
 
-    rule = rule_for(args.due, args.late_penalty, REPO / "grading" / "nbgrader_config.py",
-                    args.out.resolve() / "gradebook.db", args.assignment)
+    from .nbcourse import course_config_file
+
+    course = args.course.resolve()
+    rule = rule_for(args.due, args.late_penalty, course_config_file(course),
+                    [args.out.resolve() / "gradebook.db", course / "gradebook.db"], args.assignment)
     roster = None
     if args.roster:
         from .roster import read_roster
         roster = read_roster(args.roster)
     helpers = [REPO / "grading" / name for name in ("checks.py", "plain.py", "student.py")]   # tests depend on them
-    assignment = load_assignment(args.course.resolve(), args.assignment,
+    assignment = load_assignment(course, args.assignment,
                                  b"".join(p.read_bytes() for p in helpers if p.exists()))
     found = discover(args.submissions, assignment.name, assignment.notebook, args.id_pattern, args.lms,
                      _timezone(args.timezone))
@@ -174,7 +177,7 @@ def _run(args, engine: str, server) -> int:
         return 2
     store = ResultStore(out)
     settings_text = repr(sorted(asdict(limits).items())) + f"sandbox={engine != 'none'}"
-    run = ClassRun(assignment, store, out, rule, roster)
+    run = ClassRun(assignment, store, out, rule, roster, _folder_of(args.submissions.resolve()))
     todo = []
     for sub in subs:
         if sub.missing:
@@ -187,8 +190,17 @@ def _run(args, engine: str, server) -> int:
         else:
             run.refresh(sub, old)
     settings = Settings(repo=REPO, limits=limits, engine=engine, forkserver=server)
-    _grade_all(todo, run, settings, args.jobs, args.no_progress, found)
+    _grade_all(todo, run, settings, args.jobs, args.no_progress, found, course)
     return 0
+
+
+def _folder_of(root: Path):
+    """A submission -> its own folder when graded from a folder in nbgrader's layout (the files beside the
+    notebook and the exchange's timestamp.txt are there), else None."""
+    def folder(sub: Submission) -> Path | None:
+        path = root / sub.origin
+        return path.parent if root.is_dir() and sub.lms == "nbgrader" and path.is_file() else None
+    return folder
 
 
 def _lock(out: Path):
@@ -217,8 +229,9 @@ def _timezone(name: str | None):
 class ClassRun:
     """The records of one run: saved one by one (crash-safe), grades.csv rewritten after each, counts kept."""
 
-    def __init__(self, assignment, store, out: Path, rule, roster):
+    def __init__(self, assignment, store, out: Path, rule, roster, folder_of):
         self.assignment, self.store, self.out, self.rule, self.roster = assignment, store, out, rule, roster
+        self.folder_of = folder_of
         self.table = {(r["assignment"], r["student_id"]): r for r in store.all_records()}
         self.counts = dict.fromkeys(("added", "updated", "unchanged", "failed", "missing"), 0)
         self.replaced_grades: list[str] = []   # graded before, failed now (the old result is in history/)
@@ -229,8 +242,8 @@ class ClassRun:
             return self.roster.names[sub.student_id] or sub.name
         return sub.name
 
-    def _save(self, record: dict, write_feedback: bool = True) -> None:
-        from .outputs import write_feedback as feedback, write_grades_csv
+    def _save(self, record: dict) -> None:
+        from .outputs import write_grades_csv
 
         key = (record["assignment"], record["student_id"])
         with self.lock:
@@ -243,12 +256,15 @@ class ClassRun:
             if old != record:
                 self.store.save(record)
                 self.table[key] = record
-                if write_feedback and record["status"] != "missing":
-                    feedback(self.out, record)
                 write_grades_csv(self.out, list(self.table.values()))
 
     def graded(self, sub: Submission, key: str, record: dict) -> dict:
-        record.update(assignment=self.assignment.name, key=key)
+        """A freshly graded submission: its autograded notebook for formgrader, then its record (people's grades
+        are read back from the gradebook at the end of the run)."""
+        from .nbcourse import publish
+
+        record.update(student_id=sub.student_id, assignment=self.assignment.name, key=key)
+        publish(self.out, self.assignment, record, sub.raw, self.folder_of(sub))
         self._save(finish(record, sub, self.rule, self._name(sub)))
         return record
 
@@ -263,15 +279,15 @@ class ClassRun:
             self.counts["unchanged"] += 1
             return
         record = missing_record(sub.student_id, self.assignment.name, self.assignment.max_score, sub.problem or "")
-        self._save(finish(record, sub, self.rule, self._name(sub)), write_feedback=False)
+        self._save(finish(record, sub, self.rule, self._name(sub)))
 
     def records(self) -> list[dict]:
         return sorted((r for (a, _), r in self.table.items() if a == self.assignment.name),
                       key=lambda r: r["student_id"])
 
 
-def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
-    from .gradebook import write_gradebook
+def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found, course: Path) -> None:
+    from .nbcourse import sync_course
     from .outputs import write_class_report, write_grades_csv
     from .runner import grade_submission
 
@@ -300,16 +316,25 @@ def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
         settings.forkserver.close()   # its memory is not needed for the reports
 
     records = run.records()
+    before = {r["student_id"]: _grade_of(r) for r in records}
+    sync_course(out, assignment, records, course, run.rule)   # gradebook both ways, feedback, nbgrader_config.py
+    for record in records:
+        run.store.save(record)   # with what people graded in formgrader since (the replaced one goes to history/)
+    regraded = sorted(r["student_id"] for r in records if _grade_of(r) != before[r["student_id"]])
     write_grades_csv(out, list(run.table.values()))
-    write_gradebook(out / "gradebook.db", assignment, records)
-    write_class_report(out, assignment.name, records, found.bad_entries)
+    report = write_class_report(out, assignment.name, records, found.bad_entries)
     c = run.counts
     print(f"done: {c['added']} added, {c['updated']} updated, {c['unchanged']} unchanged, {c['failed']} failed"
           + (f", {c['missing']} missing" if run.roster else "")
           + f"; {len(found.unidentified)} unusable entries", file=sys.stderr)
-    statuses = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed", "missing")}
+    statuses = {s: sum(r["status"] == s for r in records)
+                for s in ("graded", "needs_review", "needs_manual_grade", "failed", "missing")}
     print(f"{assignment.name} so far: {len(records)} students: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
           file=sys.stderr)
+    if regraded:
+        print(f"  {len(regraded)} row(s) changed by manual grades entered in formgrader, the due date or the late "
+              f"rule (applied to every student of {assignment.name}): {', '.join(regraded[:20])}"
+              + (" ..." if len(regraded) > 20 else ""), file=sys.stderr)
     if run.replaced_grades:
         print(f"  warning: {len(run.replaced_grades)} student(s) had a score and now have none (their new upload "
               f"failed): {', '.join(run.replaced_grades)}; the earlier results are kept in "
@@ -328,9 +353,14 @@ def _grade_all(todo, run: ClassRun, settings, jobs, no_progress, found) -> None:
             if listed and s.name and name_key(listed) != name_key(s.name):
                 print(f"  roster mismatch: {s.student_id} is {listed!r} on the roster but {s.name!r} in "
                       f"{s.origin}; check the export is this class's", file=sys.stderr)
-    print(f"results: {out / 'grades.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'gradebook.db'}",
-          file=sys.stderr)
+    print(f"results: {out / 'grades.csv'}, {report}, {out / 'feedback'}/, {out / 'gradebook.db'}; "
+          f"manual grading: python -m grading formgrader {out}", file=sys.stderr)
 
+
+
+def _grade_of(record: dict) -> tuple:
+    """What grades.csv shows of a record's grade."""
+    return tuple(record.get(k) for k in ("score", "auto_score", "manual_score", "late_penalty", "status", "reason"))
 
 
 def _import_report_modules() -> None:

@@ -114,7 +114,10 @@ def gradebook_due(db: Path, assignment: str) -> datetime | None:
     return due.replace(tzinfo=timezone.utc) if due else None   # nbgrader stores naive UTC
 
 
-def rule_for(due_text: str | None, method_text: str | None, config_file: Path, db: Path, assignment: str) -> LateRule:
-    """The command line's due date and rule, else nbgrader's: the gradebook's due date, the config's method."""
-    due = parse_due(due_text) if due_text else gradebook_due(db, assignment)
+def rule_for(due_text: str | None, method_text: str | None, config_file: Path, dbs: list[Path],
+             assignment: str) -> LateRule:
+    """The command line's due date and rule, else nbgrader's: the due date of the first gradebook in `dbs` that
+    has one (the grading folder's, set in formgrader; the course's, set by `nbgrader db assignment add`), the
+    config's method."""
+    due = parse_due(due_text) if due_text else next(filter(None, (gradebook_due(db, assignment) for db in dbs)), None)
     return parse_rule(method_text or configured_method(config_file) or "none", due)

@@ -1,4 +1,5 @@
-"""What an instructor reads: grades.csv, per-student feedback, the class report (rebuilt from results)."""
+"""What an instructor reads: grades.csv and each assignment's class report (rebuilt from results); students'
+feedback is in feedback.py."""
 from __future__ import annotations
 
 import base64
@@ -7,7 +8,7 @@ import html
 import io
 from pathlib import Path
 
-from .store import atomic_write, clip
+from .store import atomic_write, clip, safe_name
 
 CSV_COLUMNS = ["student_id", "name", "assignment", "score", "max_score", "auto_score", "manual_score",
                "late_penalty", "submitted_at", "status", "reason"]
@@ -38,8 +39,9 @@ def write_grades_csv(out: Path, records: list[dict]) -> None:
 
 
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+          "pre{background:#f6f6f6;padding:.5em;overflow-x:auto}"
           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run{color:#a60}")
+          ".passed{color:#060}.failed,.error,.timeout,.died{color:#a00}.withheld,.not_run,.pending{color:#a60}")
 
 
 def _page(title: str, body: str) -> str:
@@ -47,33 +49,15 @@ def _page(title: str, body: str) -> str:
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
-def feedback_html(record: dict) -> str:
-    """One student's feedback: each question, points and the test's message, never test source."""
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(t['grade_id'])}</td><td>{_num(t['points'])} / {_num(t['max_points'])}</td>"
-        f"<td class='{e(t['outcome'])}'>{e(t['outcome'].replace('_', ' '))}</td><td>{e(t['message'])}</td></tr>"
-        for t in record["tests"])
-    score = "not graded" if record["score"] is None else f"{_num(record['score'])} / {_num(record['max_score'])}"
-    reason = f"<p><b>Note:</b> {e(record['reason'])}</p>" if record["reason"] else ""
-    body = (f"<h1>{e(record['assignment'])}: feedback for {e(record['student_id'])}</h1>"
-            f"<p>Score: <b>{score}</b> &middot; status: <b>{e(record['status'].replace('_', ' '))}</b></p>{reason}"
-            f"<table><tr><th>question</th><th>points</th><th>result</th><th>message</th></tr>{rows}</table>")
-    return _page(f"Feedback {record['student_id']}", body)
-
-
-def write_feedback(out: Path, record: dict) -> None:
-    atomic_write(out / "feedback" / f"{record['student_id']}.html", feedback_html(record))
-
-
 def question_stats(records: list[dict]) -> list[tuple[str, float, int, int]]:
-    """(grade_id, max points, students passing, students graded) per question, in notebook order."""
+    """(question, max points, students passing, students graded) per autograded test, in notebook order; the
+    question is named by the notebook's heading (the test's "title"), else by its grade id."""
     order: dict[str, list] = {}
     for r in records:
         if r["status"] == "failed":
             continue
         for t in r["tests"]:
-            entry = order.setdefault(t["grade_id"], [t["max_points"], 0, 0])
+            entry = order.setdefault(t.get("title") or t["grade_id"], [t["max_points"], 0, 0])
             entry[1] += t["outcome"] == "passed"
             entry[2] += 1
     return [(gid, v[0], v[1], v[2]) for gid, v in order.items()]
@@ -102,7 +86,8 @@ def class_report_html(assignment: str, records: list[dict], bad_entries: list[st
     ax2.tick_params(axis="x", rotation=60)
     image = _png(fig)
     plt.close(fig)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("graded", "needs_review", "failed")}
+    counts = {s: sum(r["status"] == s for r in records)
+              for s in ("graded", "needs_review", "needs_manual_grade", "failed")}
     mean = sum(scores) / len(scores) if scores else 0.0
     qrows = "".join(f"<tr><td>{e(g)}</td><td>{_num(m)}</td><td>{p} / {n}</td>"
                     f"<td>{(100 * p / n if n else 0):.0f}%</td></tr>" for g, m, p, n in stats)
@@ -111,7 +96,7 @@ def class_report_html(assignment: str, records: list[dict], bad_entries: list[st
     bad = "".join(f"<li>{e(b)}</li>" for b in bad_entries)
     body = (f"<h1>{e(assignment)}: class report</h1>"
             f"<p>{len(records)} students: {counts['graded']} graded, {counts['needs_review']} need review, "
-            f"{counts['failed']} failed. Mean score {mean:.2f} / {_num(max_score)}.</p>"
+            f"{counts['needs_manual_grade']} wait for manual grading, {counts['failed']} failed. Mean score {mean:.2f} / {_num(max_score)}.</p>"
             f"<img alt='score histogram and pass rates' src='data:image/png;base64,{image}'>"
             f"<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>passed</th><th>pass rate</th></tr>"
             f"{qrows}</table>"
@@ -121,5 +106,12 @@ def class_report_html(assignment: str, records: list[dict], bad_entries: list[st
     return _page(f"{assignment} class report", body)
 
 
-def write_class_report(out: Path, assignment: str, records: list[dict], bad_entries: list[str]) -> None:
-    atomic_write(out / "report.html", class_report_html(assignment, records, bad_entries))
+def report_path(out: Path, assignment: str) -> Path:
+    """<out>/reports/<assignment>.html: one class report per assignment graded into <out>."""
+    return out / "reports" / f"{safe_name(assignment)}.html"
+
+
+def write_class_report(out: Path, assignment: str, records: list[dict], bad_entries: list[str]) -> Path:
+    path = report_path(out, assignment)
+    atomic_write(path, class_report_html(assignment, records, bad_entries))
+    return path

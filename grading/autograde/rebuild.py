@@ -121,7 +121,8 @@ def _first_occurrences(order: list[int]) -> list[int]:
 
 def _check_meta(src, cell, flags: list[str]) -> None:
     meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
-    if float(meta.get("points", src.points) or 0) != src.points or bool(meta.get("grade")) != (src.kind == "test"):
+    graded = src.kind == "test" or src.manual   # a manually graded answer is nbgrader "grade" + "solution"
+    if float(meta.get("points", src.points) or 0) != src.points or bool(meta.get("grade")) != graded:
         flags.append(f"the nbgrader metadata of {src.grade_id!r} was changed (the original was used)")
 
 

@@ -107,34 +107,7 @@ def grade_submission(assignment: Assignment, raw: bytes | None, problem: str | N
     finally:
         run.close()
     record["seconds"] = round(time.monotonic() - started, 2)
-    record["cells"] = _with_markdown(assignment, record["cells"])
     return _decide(record)
-
-
-def _with_markdown(assignment: Assignment, cells: list[dict]) -> list[dict]:
-    """Put the released notebook's markdown cells back in front of the code cell each preceded."""
-    path = assignment.release_dir / assignment.notebook if assignment.release_dir else None
-    try:
-        released = nbformat.read(path, as_version=4).cells if path and path.is_file() else []
-    except Exception:  # noqa: BLE001 - no markdown rather than no grade
-        released = []
-    before: dict[int, list[dict]] = {}
-    code_seen = 0
-    for cell in released:
-        if cell.cell_type == "code":
-            code_seen += 1
-        elif cell.cell_type == "markdown":
-            before.setdefault(code_seen, []).append({"cell_type": "markdown", "source": cell.source, "grade_id": "",
-                                                     "kind": "markdown", "outputs": []})
-    out, source_cells = [], 0
-    for cell in cells:
-        if cell["kind"] != "added":
-            out += before.pop(source_cells, [])
-            source_cells += 1
-        out.append(cell)
-    for rest in before.values():
-        out += rest
-    return out
 
 
 class _Run:
@@ -367,24 +340,19 @@ def _graded_cell(cell: PlanCell, source: str, res: ExecResult | None, marker: st
             if o.get("output_type") == "stream":
                 o["text"] = o["text"].replace(marker + "\n", "")
         outputs = [o for o in outputs if o.get("output_type") != "stream" or o["text"]]
+    if cell.kind == "test":   # a traceback quotes the lines around the error: old-style hidden lines among them
+        outputs = [dict(o, traceback=[f"{o.get('ename', '')}: {o.get('evalue', '')}"])
+                   if o.get("output_type") == "error" else o for o in outputs]
     out = {"cell_type": "code", "source": source, "grade_id": cell.grade_id if cell.kind in ("answer", "test") else "",
            "kind": kind, "outputs": outputs}
     if cell.kind == "answer" and res is not None and res.ename:
+        from .nbcourse import syntax_error
+
         error = {"ename": res.ename[:200], "evalue": res.evalue[:2000]}
         if res.ename in ("SyntaxError", "IndentationError", "TabError"):
-            error["lineno"] = _syntax_line(source)
+            error.update(syntax_error(source) or {})   # its line and text, as the feedback shows them
         out["error"] = error
     return out
-
-
-def _syntax_line(source: str):
-    try:
-        compile(source, "<answer>", "exec")
-    except SyntaxError as exc:
-        return exc.lineno
-    except (ValueError, MemoryError, RecursionError):
-        return None
-    return None
 
 
 def _guard_problems(report, phase: str) -> list[str]:

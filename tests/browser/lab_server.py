@@ -74,16 +74,20 @@ def isolated_env(state_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_lab(root_dir: Path, state_dir: Path, start_timeout: float = 90.0):
+def running_lab(root_dir: Path, state_dir: Path, start_timeout: float = 90.0, launcher=lab_launch):
     """Run the course's JupyterLab on `root_dir` on a free localhost port; yield a LabServer once it answers.
+    `launcher` builds the command line (`grading.lab.lab_launch`, or `grading.formgrader.formgrader_launch`
+    for formgrader on a grading folder).
 
     However the block ends, the server is stopped by its own process id and process group, and any kernel it
     started that outlived it is killed by its pid.
     """
     token = secrets.token_hex(16)
     port = free_port()
-    launch = lab_launch(port, root_dir=root_dir, open_browser=False, token=token, port_retries=0,
-                        env=isolated_env(state_dir))
+    launch = launcher(root_dir, port=port, open_browser=False, token=token, port_retries=0,
+                      env=isolated_env(state_dir)) if launcher is not lab_launch else \
+        lab_launch(port, root_dir=root_dir, open_browser=False, token=token, port_retries=0,
+                   env=isolated_env(state_dir))
     log = state_dir / "server.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env, stdout=log_file,

@@ -56,11 +56,11 @@ def test_real_assignment_from_an_lms_zip(tmp_path):
         for student, row in grades.items():
             assert gb.find_submission(name, ids[student]).score == float(row["score"])
     # feedback never shows hidden tests
-    page = (out / "feedback" / f"{ids['blank']}.html").read_text()
+    page = (out / "feedback" / ids["blank"] / name / f"{name}.html").read_text()
     for test in assignment.tests:
         hidden = test.source.split("### BEGIN HIDDEN TESTS", 1)[-1] if "BEGIN HIDDEN" in test.source else ""
         for line in hidden.splitlines():
             line = line.strip()
             if len(line) > 25 and "HIDDEN" not in line:
                 assert line not in page
-    assert (out / "report.html").read_text().count("<tr>") >= len(assignment.tests)
+    assert (out / "reports" / f"{assignment.name}.html").read_text().count("<tr>") >= len(assignment.tests)

@@ -123,9 +123,15 @@ def test_an_lms_late_mark_without_a_time_is_late_but_never_guessed_into_days():
 
 def test_final_score_is_auto_plus_manual_minus_penalty_and_empty_when_failed():
     sub = Submission("10004", b"{}", None, "x.ipynb", "leeanna", "canvas", DUE + timedelta(hours=2))
-    rec = finish({"score": 5.0, "max_score": 6.0, "status": "graded", "reason": "", "tests": [], "manual_score": 1.0},
-                 sub, LateRule(DUE, "per_day", 0.25), name="Lee, Anna")
+    graded_by_hand = {"essay": {"kind": "manual", "max": 1.0, "auto": None, "manual": 1.0, "extra": 0.0, "comment": ""}}
+    rec = finish({"score": 5.0, "max_score": 6.0, "status": "graded", "reason": "", "tests": [],
+                  "manual": graded_by_hand}, sub, LateRule(DUE, "per_day", 0.25), name="Lee, Anna")
     assert (rec["auto_score"], rec["manual_score"], rec["late_penalty"], rec["score"]) == (5.0, 1.0, 1.5, 4.5)
+    assert rec["status"] == "graded"
+    waiting = finish(json.loads(json.dumps(rec)) | {"manual": {"essay": graded_by_hand["essay"] | {"manual": None}}},
+                     sub, LateRule(DUE, "zero"))   # the zero rule takes what was earned, manual points included
+    assert (waiting["status"], waiting["manual_score"], waiting["late_penalty"], waiting["score"]) == \
+        ("needs_manual_grade", 0.0, 5.0, 0.0)
     assert rec["late"] and rec["name"] == "Lee, Anna" and rec["submitted_at"] == "2026-10-02T01:59:00+00:00"
     again = finish(json.loads(json.dumps(rec)), sub, LateRule(DUE, "none"), name="Lee, Anna")
     assert again["score"] == 6.0 and again["late_penalty"] == 0.0 and again["late"]   # a new rule re-applies
@@ -195,11 +201,11 @@ def test_without_options_the_rule_comes_from_nbgraders_gradebook_and_config(tmp_
         gb.update_or_create_assignment("a1", duedate=datetime(2026, 10, 1, 23, 59))   # nbgrader: naive UTC
     config = tmp_path / "nbgrader_config.py"
     config.write_text("c = get_config()\nc.LateSubmissionPlugin.penalty_method = 'zero'\n")
-    rule = rule_for(None, None, config, tmp_path / "gradebook.db", "a1")
+    rule = rule_for(None, None, config, [tmp_path / "gradebook.db"], "a1")
     assert (rule.due, rule.method) == (DUE, "zero")
-    rule = rule_for("2026-10-05T12:00:00+02:00", "0.2", config, tmp_path / "gradebook.db", "a1")
+    rule = rule_for("2026-10-05T12:00:00+02:00", "0.2", config, [tmp_path / "gradebook.db"], "a1")
     assert (rule.due.isoformat(), rule.method, rule.per_day) == ("2026-10-05T12:00:00+02:00", "per_day", 0.2)
-    rule = rule_for(None, None, tmp_path / "none.py", tmp_path / "none.db", "a1")
+    rule = rule_for(None, None, tmp_path / "none.py", [tmp_path / "none.db"], "a1")
     assert (rule.due, rule.method) == (None, "none")
 
 

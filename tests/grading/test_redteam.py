@@ -474,7 +474,7 @@ def test_every_student_has_exactly_one_row_and_feedback(graded):
     students = set(attacks(out, out).keys())
     assert set(grades) == students
     for student in students:
-        page = (out / "feedback" / f"{student}.html").read_text()
+        page = (out / "feedback" / student / FIXTURE / f"{FIXTURE}.html").read_text()
         for hidden in ("BEGIN HIDDEN TESTS", "student.call", "check_tensor(", "torch.full((3,), 2.5)", "-x,"):
             assert hidden not in page, (student, hidden)
 
@@ -507,7 +507,8 @@ def test_forged_replies_are_seen_as_messages_for_a_finished_request(graded):
 
 def test_nothing_hidden_or_of_the_graders_leaks_into_feedback_or_results(graded):
     out, grades, _ = graded
-    for where in [out / "feedback" / "t10_raise_test_text.html", out / "results" / "t10_raise_test_text.json"]:
+    for where in [out / "feedback" / "t10_raise_test_text" / FIXTURE / f"{FIXTURE}.html",
+                  out / "results" / FIXTURE / "t10_raise_test_text.json"]:
         text = where.read_text()
         for secret in ("BEGIN HIDDEN", "student.call", "check_tensor(student", "GRADER_ONLY_SECRET", "do-not-leak"):
             assert secret not in text, (where.name, secret)
@@ -520,7 +521,7 @@ def test_one_student_cannot_disturb_another(graded):
     row = grades["t11_huge_grade_id"]                 # csv read it back: no 5 MB field
     assert len(row["reason"]) <= 2000 and "g" * 100 not in row["reason"]
     assert float(row["score"]) == POINTS["test_scale"]
-    assert (out / "results" / "t11_error_flood.json").stat().st_size < 2 << 20
+    assert (out / "results" / FIXTURE / "t11_error_flood.json").stat().st_size < 2 << 20
     for student in ("t11_error_flood", "t11_fill_disk"):
         assert float(grades[student]["score"]) == POINTS["test_scale"] + POINTS["test_total"], grades[student]
 
