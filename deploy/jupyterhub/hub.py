@@ -92,13 +92,6 @@ def check_machine(settings: HubSettings, ports: bool = True) -> None:
         except KeyError:
             raise NotReady(f"there is no system group {group!r}: create it with `groupadd {group}` and add "
                            f"its members with `usermod -aG {group} USER`.") from None
-    python = Path(os.path.realpath(REPO / ".venv" / "bin" / "python"))  # a venv links to the Python it was made from
-    way = [*reversed(python.parents), *reversed(REPO.parents), REPO, REPO / ".venv"]
-    closed = [p for p in way if not os.stat(p).st_mode & stat.S_IXOTH]
-    if closed:
-        raise NotReady(f"other users cannot enter {closed[0]}, so their servers cannot run the course's Python "
-                       f"({python}): make the .venv from a Python everyone can run (`make clean-venv setup "
-                       f"PYTHON=/usr/bin/python3.11`) or let others pass through (`chmod o+x {closed[0]}`).")
     for port in (settings.port, settings.hub_api_port, settings.proxy_api_port) if ports else ():
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -107,6 +100,13 @@ def check_machine(settings: HubSettings, ports: bool = True) -> None:
             except OSError:
                 raise NotReady(f"port {port} is taken; the hub needs --port P and P+1, P+2 free "
                                f"(pick another P).") from None
+    python = Path(os.path.realpath(REPO / ".venv" / "bin" / "python"))  # a venv links to the Python it was made from
+    way = [*reversed(python.parents), *reversed(REPO.parents), REPO, REPO / ".venv"]
+    closed = [p for p in way if not os.stat(p).st_mode & stat.S_IXOTH]
+    if closed:
+        raise NotReady(f"other users cannot enter {closed[0]}, so their servers cannot run the course's Python "
+                       f"({python}): make the .venv from a Python everyone can run (`make clean-venv setup "
+                       f"PYTHON=/usr/bin/python3.11`) or let others pass through (`chmod o+x {closed[0]}`).")
 
 
 def prepare(settings: HubSettings) -> None:

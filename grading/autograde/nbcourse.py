@@ -47,15 +47,25 @@ def feedback_path(out: Path, assignment: Assignment, student_id: str) -> Path:
 
 # --- the course's configuration ----------------------------------------------------------------------------------
 
-def course_id_of(config_file: Path) -> str:
-    """The `CourseDirectory.course_id` an nbgrader_config.py sets ("default_course", nbgrader's own default,
-    when the file is missing or sets none)."""
+def _configured_course_id(config_file: Path) -> str:
+    """The `CourseDirectory.course_id` an nbgrader_config.py sets, or "" when it sets none."""
     if not config_file.is_file():
-        return "default_course"
+        return ""
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config()
-    return str(config.CourseDirectory.get("course_id", "") or "default_course")
+    return str(config.CourseDirectory.get("course_id", "") or "")
+
+
+def course_id_of(course: Path) -> str:
+    """The course id nbgrader has for `course`: set by the course's own config file, else by an nbgrader_config.py
+    on Jupyter's config path (a hub's role configuration, as nbgrader itself reads it), else "default_course"."""
+    from jupyter_core.paths import jupyter_config_path
+
+    for config in [course_config_file(course), *(Path(d) / "nbgrader_config.py" for d in jupyter_config_path())]:
+        if found := _configured_course_id(config):
+            return found
+    return "default_course"
 
 
 def course_config_file(course: Path) -> Path:
@@ -354,9 +364,11 @@ def sync_course(out: Path, assignment: Assignment, records: list[dict], course: 
     for folder in ("submitted", "autograded", "feedback"):   # half-written files of a killed run
         for stale in (out / folder).glob("*/*/.*.tmp"):
             stale.unlink(missing_ok=True)
-    write_course_config(out, course_id_of(course_config_file(course)), course / "solutions")
+    course_id = course_id_of(course)
+    if out.resolve() != course.resolve():   # graded into the course directory itself: its own config rules
+        write_course_config(out, course_id, course / "solutions")
     submitted = [r for r in records if r["status"] != "missing"]   # nbgrader knows no submission of theirs
-    sync_gradebook(out / "gradebook.db", assignment, submitted, course_id_of(course_config_file(course)), rule)
+    sync_gradebook(out / "gradebook.db", assignment, submitted, course_id, rule)
     for rec in submitted:
         waiting = any(g["kind"] != "test" and g["manual"] is None for g in rec.get("manual", {}).values())
         if rec["status"] == "failed" or not waiting:

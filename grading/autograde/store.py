@@ -44,12 +44,35 @@ def safe_name(student_id: str) -> str:
     return f"{slug}-{digest}"
 
 
+def _process_umask() -> int:
+    """This process's umask, read without changing it (os.umask sets it, which races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)   # at import, before any thread starts
+    os.umask(mask)
+    return mask
+
+
+NEW_FILE_MODE = 0o666 & ~_process_umask()
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write via a temp file in the same folder + fsync + os.replace: all or nothing, even on kill -9."""
+    """Write via a temp file in the same folder + fsync + os.replace: all or nothing, even on kill -9. The file
+    gets the permissions a plain write would give it (the old file's, else 0666 less the umask), not mkstemp's
+    0600: nbgrader hands feedback and notebooks on to other users as they are."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = NEW_FILE_MODE
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

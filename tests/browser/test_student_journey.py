@@ -35,12 +35,12 @@ COURSE_NOTEBOOK = "course/05_autograd.ipynb"  # has plots: f beside f', the auto
 ASSIGNMENT = "02_tensors"
 EXERCISE = f"exercises/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 SETUP_CELL = "setup"
-QUESTION = "q17_product"  # answer cell; its test cell is QUESTION + "_test"
-# The classic mix-up the test cell catches by name: the matrix product instead of the element-wise one.
-WRONG_ANSWER = '''def elementwise_product(a, b):
-    """Return the element-wise product of a and b."""
-    return a @ b'''
-WRONG_ANSWER_MESSAGE = "elementwise_product(a, a) returned the matrix product a @ a"
+QUESTION = "q17_products"  # answer cell; its test cell is QUESTION + "_test"
+# The classic mix-up the test cell catches by name: the two products swapped.
+WRONG_ANSWER = '''def both_products(a, b):
+    """Return (element-wise product, matrix product) of the square matrices a and b."""
+    return a @ b, a * b'''
+WRONG_ANSWER_MESSAGE = "The element-wise product is a * b (torch.mul); a @ b is the matrix product."
 
 
 def grade_ids(path) -> dict[str, int]:

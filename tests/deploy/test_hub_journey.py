@@ -15,9 +15,8 @@ on localhost, with one instructor and two students as system users, driven in he
    (sandboxed) into the course directory, and opens formgrader, which lists both students;
 7. the instructor releases feedback; each student fetches it from the Assignments tab and reads only their own.
 
-Steps 6 (formgrader's list of submissions) and 7 need the grader's nbgrader course directory layout (issue 10:
-autograded/<student>/<assignment>/ and feedback/<student>/<assignment>/); until the grader writes it the test
-stops there as an expected failure, naming the missing folder.
+Steps 6 and 7 run on the grader's nbgrader course directory (`grade --out` the course directory itself):
+formgrader lists autograded/<student>/<assignment>/, release_feedback sends feedback/<student>/<assignment>/.
 Screenshots go to artifacts/hub/; the time of each step is printed.
 """
 from __future__ import annotations
@@ -192,7 +191,6 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
         shot = instructor.screenshot("04_formgrader_failed")
         raise AssertionError(f"formgrader did not open at {instructor.page.url} ({shot}):\n"
                              f"{instructor.page.content()[:2000]}") from exc
-    waiting_for_issue_10(course, hub.alice.name)
     for student in (hub.alice, hub.bob):
         instructor.page.locator("#main-table tr", has_text=student.name).wait_for()
     instructor.screenshot("04_formgrader_submissions")
@@ -215,13 +213,3 @@ def _journey(hub, browser, shots, timer, answers, first, rest):
         assert not hub.can_read(account, other.home / ASSIGNMENT / "feedback")
         user.screenshot(f"05_{account.name.split('-')[-1]}_feedback")
     timer.lap("7. feedback released, fetched, each student sees their own")
-
-
-def waiting_for_issue_10(course, student: str) -> None:
-    """formgrader and release_feedback work on the grader's --out folder once it is an nbgrader course directory
-    (issue 10). Until then, stop here as an expected failure that names what is missing."""
-    missing = [f"{top}/{student}/{ASSIGNMENT}/" for top in ("autograded", "feedback")
-               if not (course / top / student / ASSIGNMENT).is_dir()]
-    if missing:
-        pytest.xfail(f"waits for issue 10: `python -m grading grade --out DIR` writes no {' or '.join(missing)} "
-                     "in DIR, so formgrader lists no submission and release_feedback finds nothing to release")

@@ -172,6 +172,18 @@ def test_bad_inputs_get_clear_errors(tmp_path):
 
 # --- crash-safe store ---------------------------------------------------------------------------------------------
 
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    """Not mkstemp's 0600: nbgrader's release_feedback copies feedback pages to students with the mode they have
+    (a 0600 page gave students 'Permission denied' on the hub)."""
+    plain = tmp_path / "plain.html"
+    plain.write_text("x")
+    atomic_write(tmp_path / "atomic.html", "x")
+    assert (tmp_path / "atomic.html").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    os.chmod(plain, 0o640)
+    atomic_write(plain, "y")   # a rewrite keeps the file's own mode
+    assert plain.stat().st_mode & 0o777 == 0o640 and plain.read_text() == "y"
+
+
 def test_atomic_write_keeps_the_old_file_when_a_write_fails(tmp_path):
     target = tmp_path / "r.json"
     atomic_write(target, "old")

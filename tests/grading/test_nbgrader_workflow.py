@@ -82,7 +82,7 @@ def test_the_readme_config_flag_loads_the_course_configuration_without_a_warning
     assert f"Loaded config file: {config}" in stderr
     assert "Released assignments" in stderr
     from grading.autograde.nbcourse import course_config_file, course_id_of   # the grader reads the same file
-    assert course_config_file(REPO) == config and course_id_of(config) == "torch-ground-up"
+    assert course_config_file(REPO) == config and course_id_of(REPO) == "torch-ground-up"
 
 
 @NEEDS_BWRAP
