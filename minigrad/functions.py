@@ -93,7 +93,7 @@ def sub(a, b, *, alpha=1):
 
 
 def _is_bool(x):
-    return isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x.array.dtype == np.bool_)
+    return isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x.array.dtype.kind == "b")
 
 
 def mul(a, b):
@@ -150,9 +150,9 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, recorded as one operation."""
-    dt = x.array.dtype
-    if weight.array.dtype is dt and (bias is None or bias.array.dtype is dt) and x.ndim and \
-            weight.ndim == 2 and x.shape[-1] == weight.shape[1]:
+    xa, wa = x.array, weight.array
+    if wa.dtype is xa.dtype and (bias is None or bias.array.dtype is xa.dtype) and xa.ndim and \
+            wa.ndim == 2 and xa.shape[-1] == wa.shape[1]:
         return Linear.apply(x, weight, bias)
     d = result_type(*[t for t in (x, weight, bias) if t is not None])
     x, weight = _tensor_like(x, d, x), _tensor_like(weight, d, x)

@@ -22,9 +22,10 @@ class SGD:
         """p <- p - lr * (grad + weight_decay * p), with momentum buffers when momentum > 0."""
         lr, wd, momentum = self.lr, self.weight_decay, self.momentum
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            d = p.grad.array
+            d = grad.array
             if wd:
                 d = d + wd * p.array
             if momentum:

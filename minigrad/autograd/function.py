@@ -96,24 +96,25 @@ class Function:
         """Run forward; record a graph node when grad mode is on and an input requires grad."""
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         track = _gm.state.enabled and True in needs
-        if cls._builtin and not track:
+        builtin = cls._builtin
+        if builtin and not track:
             return _make(cls.forward(_NO_GRAPH, *args))
         ctx = _new(cls)
         ctx._saved, ctx._epoch = (), _EPOCH[0]
         ctx.needs_input_grad = needs
-        if cls._builtin:
+        if builtin:
             out = _make(cls.forward(ctx, *args), True, ctx)
-        else:  # a user Function: forward runs on Tensors with recording off, as in torch
-            prev, _gm.state.enabled = _gm.state.enabled, False
-            try:
-                result = cls.forward(ctx, *args)
-            finally:
-                _gm.state.enabled = prev
-            out = _wrap_outputs(cls, ctx, result, track)
+            ctx._edges = tuple([(a.grad_fn or a) if n else None for a, n in zip(args, needs)])
+            return _finish_node(cls, ctx, out)
+        # a user Function: forward runs on Tensors with recording off, as in torch
+        prev, _gm.state.enabled = _gm.state.enabled, False
+        try:
+            result = cls.forward(ctx, *args)
+        finally:
+            _gm.state.enabled = prev
+        out = _wrap_outputs(cls, ctx, result, track)
         if track:
-            ctx._edges = tuple((a.grad_fn or a) if n else None for a, n in zip(args, needs))
-            if cls._builtin:
-                _finish_node(cls, ctx, out)
+            ctx._edges = tuple([(a.grad_fn or a) if n else None for a, n in zip(args, needs)])
         return out
 
     # The same as apply, for built-ins with one or two tensor arguments: the hot path of
