@@ -3,6 +3,7 @@ press nbgrader's Validate button, take a screenshot. Selectors are JupyterLab 4.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page
@@ -165,3 +166,19 @@ class Lab:
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+
+class Timer:
+    """Laps of a journey, as lines `what  seconds`, and the whole journey's time."""
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+        self.lines: list[str] = []
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        self.lines.append(f"{what:<60} {now - self.last:6.1f} s")
+        self.last = now
+
+    def report(self) -> str:
+        return "\n".join(self.lines + [f"{'whole journey':<60} {time.monotonic() - self.start:6.1f} s"])

@@ -14,7 +14,6 @@ temporary copy of course/ and of one exercise folder, so that running and saving
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import nbformat
@@ -27,7 +26,7 @@ from grading.nbgrader_util import nbgrader_meta
 pytest.importorskip("playwright.sync_api", reason="the `playwright` Python package is not installed (it is pinned "
                     "in pyproject.toml: run `make setup`)")
 from lab_server import running_lab  # noqa: E402 (needs playwright's package, checked just above)
-from lab_ui import Lab  # noqa: E402
+from lab_ui import Lab, Timer  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,22 +56,6 @@ def lab_root(tmp_path):
         shutil.copytree(REPO_ROOT / folder, root / folder,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     return root
-
-
-class Timer:
-    """Laps of the journey, as lines `what  seconds`."""
-
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-        self.lines: list[str] = []
-
-    def lap(self, what: str) -> None:
-        now = time.monotonic()
-        self.lines.append(f"{what:<52} {now - self.last:6.1f} s")
-        self.last = now
-
-    def report(self) -> str:
-        return "\n".join(self.lines + [f"{'whole journey':<52} {time.monotonic() - self.start:6.1f} s"])
 
 
 def test_student_journey(browser_page, lab_root, shots, tmp_path, record_property):

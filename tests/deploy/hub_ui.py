@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 from grading.lab import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "browser"))
-from lab_ui import Lab  # noqa: E402 (the course's own notebook helpers: set_source types an answer)
+from lab_ui import Lab, Timer  # noqa: E402, F401 (Timer: for the journey) (the course's own notebook helpers: set_source types an answer)
 
 SPAWN_TIMEOUT_MS = 180_000  # a first login starts the user's JupyterLab
 

@@ -22,7 +22,6 @@ Screenshots go to artifacts/hub/; the time of each step is printed.
 from __future__ import annotations
 
 import csv
-import time
 from datetime import datetime, timezone
 
 import nbformat
@@ -40,20 +39,6 @@ NBGRADER = str(REPO_ROOT / ".venv" / "bin" / "nbgrader")
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 
 
-class Timer:
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-        self.lines: list[str] = []
-
-    def lap(self, what: str) -> None:
-        now = time.monotonic()
-        self.lines.append(f"{what:<60} {now - self.last:6.1f} s")
-        self.last = now
-
-    def report(self) -> str:
-        return "\n".join(self.lines + [f"{'whole journey':<60} {time.monotonic() - self.start:6.1f} s"])
-
-
 def answer_cells(hub, account) -> dict[str, int]:
     """grade_id -> cell index of the answer cells in the student's fetched notebook."""
     cells = nbformat.read(account.home / NOTEBOOK, as_version=4).cells
@@ -67,6 +52,8 @@ def saved_sources(account) -> dict[str, str]:
 
 
 def test_a_class_on_the_hub(class_hub, browser, shots, record_property):
+    from hub_ui import Timer
+
     hub, timer = class_hub, Timer()
     answers = solution_answers(REPO_ROOT, ASSIGNMENT)
     first, *rest = sorted(answers)
