@@ -17,7 +17,7 @@ from .sandbox import CgroupLimits, Limits, SandboxUnavailable, require_bwrap
 from .store import submission_key
 from .submissions import Submission, discover
 
-# The heavier modules (nbformat, jupyter_client, nbgrader, matplotlib) are imported inside _run, after the
+# The heavier modules (nbformat, jupyter_client, nbgrader) are imported inside _run, after the
 # fork server has been started, so its imports and ours use both cores at once.
 
 REPO = Path(__file__).resolve().parents[2]
@@ -365,9 +365,6 @@ def _grade_of(record: dict) -> tuple:
 
 def _import_report_modules() -> None:
     try:
-        import matplotlib
-        matplotlib.use("agg")
-        import matplotlib.pyplot  # noqa: F401
         import nbgrader.api  # noqa: F401
     except Exception:  # noqa: BLE001 - only a head start; the real imports report errors
         pass

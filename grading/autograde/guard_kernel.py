@@ -111,8 +111,16 @@ def install(token, course_root, workdir, stage=""):
         torch_wrap = getattr(a, "__wrapped__", None) is b and str(getattr(a, "__module__", "")).startswith("torch")
         return a is b or torch_wrap or (isinstance(a, types.MethodType) and a == b)
 
+    all_, map_, is_ = all, map, operator.is_   # bound now: the student may rebind the builtins and operator
+
+    def untouched(live, saved):
+        # the common case, checked at C speed: every saved name still bound to the very same object
+        return all_(map_(is_, map_(live.get, saved), saved.values()))
+
     def restore_dict(owner, saved, label, public_only, fixes):
         live = vars(owner)
+        if untouched(live, saved):
+            return
         for key, value in saved.items():
             if public_only and key.startswith("_"):
                 continue
@@ -157,6 +165,8 @@ def install(token, course_root, workdir, stage=""):
             restore_dict(mod, saved, name, name not in ("builtins", "math", "operator"), fixes)
         for cls, saved in snap["classes"]:
             live = vars(cls)
+            if untouched(live, saved):
+                continue
             for key, value in saved.items():
                 if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
                     if not same(live.get(key), value):

@@ -186,7 +186,7 @@ class CgroupLimits:
     def remove(self) -> None:
         """Kill whatever is left in the cgroups and delete them (retrying while processes exit)."""
         for path in self.dirs:
-            for _ in range(50):
+            for _ in range(200):
                 try:
                     for pid in (path / "cgroup.procs").read_text().split():
                         try:
@@ -196,7 +196,7 @@ class CgroupLimits:
                     path.rmdir()
                     break
                 except OSError:
-                    time.sleep(0.02)
+                    time.sleep(0.005)
 
 
 def die_with_parent() -> None:

@@ -8,6 +8,7 @@ hidden test is the checker's own message, capped; never the hidden source and ne
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import threading
 import traceback
@@ -22,9 +23,11 @@ from . import guard as g
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 MESSAGE_CAP = 600
-# Hidden blocks of different submissions (worker threads) run one at a time: they share torch's and NumPy's global
-# random generators, so `torch.manual_seed(0)` in a block must mean the same draws whatever runs beside it.
+# Hidden blocks of different submissions (worker threads) compute one at a time: they share torch's and NumPy's
+# global random generators, so `torch.manual_seed(0)` in a block must mean the same draws whatever runs beside it.
+# While a block waits for its kernel it lets the others compute, and takes its generators' states with it.
 _ONE_AT_A_TIME = threading.Lock()
+_holding = threading.local()
 REPLY_BUDGET = 160 << 20     # stdout kept for one agent reply (plain data is at most 128 MiB of text)
 
 
@@ -80,7 +83,8 @@ class KernelTransport:
 
     def __call__(self, request: str) -> str:
         nonce = g.new_nonce()
-        res = self.run.call_kernel(g.agent_code(self.run.token, request, nonce), [REPLY_BUDGET])
+        with _others_may_compute():
+            res = self.run.call_kernel(g.agent_code(self.run.token, request, nonce), [REPLY_BUDGET])
         if res.status in ("timeout", "died"):
             raise CallLost("the call ran past the time limit" if res.status == "timeout"
                            else "the kernel died while your code ran (it exited, crashed or ran out of memory)",
@@ -105,7 +109,35 @@ class HiddenVerdict:
 def run_hidden(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:
     """Run a test's hidden blocks in the trusted namespace; the verdict and a message safe to show."""
     with _ONE_AT_A_TIME:
-        return _run_blocks(blocks, ns, grade_id)
+        _holding.flag = True
+        try:
+            return _run_blocks(blocks, ns, grade_id)
+        finally:
+            _holding.flag = False
+
+
+@contextlib.contextmanager
+def _others_may_compute():
+    """Hand the trusted side to other submissions while this thread waits for its kernel; on return, the random
+    generators and default dtype are as this block left them, whatever the others drew or set meanwhile."""
+    if not getattr(_holding, "flag", False):
+        yield
+        return
+    import random
+
+    import numpy as np
+    import torch
+
+    state = (torch.get_rng_state(), np.random.get_state(), random.getstate(), torch.get_default_dtype())
+    _ONE_AT_A_TIME.release()
+    try:
+        yield
+    finally:
+        _ONE_AT_A_TIME.acquire()
+        torch.set_rng_state(state[0])
+        np.random.set_state(state[1])
+        random.setstate(state[2])
+        torch.set_default_dtype(state[3])
 
 
 def _run_blocks(blocks: list[str], ns: dict, grade_id: str) -> HiddenVerdict:

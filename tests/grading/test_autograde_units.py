@@ -17,7 +17,7 @@ from grading.autograde.fake_class import solution_answers, student_notebook
 from grading.autograde.feedback import feedback_html
 from grading.autograde.gradebook import sync_gradebook
 from grading.autograde.late import LateRule
-from grading.autograde.outputs import CSV_COLUMNS, class_report_html, write_grades_csv
+from grading.autograde.outputs import CSV_COLUMNS, class_report_html, score_histogram, write_grades_csv
 from grading.autograde.rebuild import build_plan
 from grading.autograde.scan import findings
 from grading.autograde.store import ResultStore, atomic_write, submission_key
@@ -237,8 +237,18 @@ def test_feedback_shows_messages_but_never_hidden_test_source():
 
 def test_class_report_has_the_plot_and_pass_rates():
     page = class_report_html(FIXTURE, [_record("a", 3.0), _record("b", 6.0, outcomes=("passed",) * 3)], ["x.txt: bad"])
-    assert "data:image/png;base64," in page
+    assert page.count("<svg") == 2 and "score distribution" in page and "pass rate per question" in page
     assert "2 / 2" in page and "1 / 2" in page and "x.txt: bad" in page
+    assert "<title>6: 1</title>" in page and "<title>3: 1</title>" in page and "<title>4: 0</title>" in page
+    assert "<title>test_scale: 50</title>" in page
+
+
+def test_score_histogram_bins_every_score_once():
+    labels, counts = score_histogram([0.0, 0.4, 3.0, 6.0, 6.0, 5.99], 6.0)
+    assert labels == ["0", "1", "2", "3", "4", "5", "6"] and counts == [2, 0, 0, 1, 0, 1, 2]
+    labels, counts = score_histogram([40.0, 39.9, 0.0, 2.0], 40.0)
+    assert len(counts) == 20 and labels[0] == "0\u20132" and labels[-1] == "38\u201340"
+    assert counts[0] == 1 and counts[1] == 1 and counts[-1] == 2 and sum(counts) == 4
 
 
 def test_gradebook_holds_the_same_scores(tmp_path):
@@ -310,3 +320,51 @@ def test_a_hidden_verdict_carries_the_checkers_message_never_hidden_source():
     assert verdict.outcome == "error" and "SECRET" not in verdict.message and "undefined_helper" not in verdict.message
     assert "NameError" in verdict.grader_error and "line 1 of <hidden test t #1>" in verdict.grader_error
     assert trusted.run_hidden([secret.replace("3", "2")], ns, "t").outcome == "passed"
+
+
+def test_hidden_blocks_of_two_submissions_interleave_yet_each_keeps_its_own_random_draws():
+    """While one submission's block waits for its kernel, another's computes; a seed still means the same draws."""
+    import threading
+
+    import torch
+
+    from grading.student import Student, serve
+
+    b_ran = threading.Event()
+    waited = {}
+
+    def transport(name, ns_student):
+        def send(text):
+            with trusted._others_may_compute():      # what KernelTransport does around a kernel round trip
+                waited[name] = b_ran.wait(10) if name == "a" else True
+            return serve(text, ns_student)
+        return send
+
+    block = ("torch.manual_seed({seed}); first = torch.rand(3); student.call('g', 1); second = torch.rand(4)\n"
+             "check_equal(torch.cat([first, second]).tolist(), {expected}, 'draws')")
+    expected = {}
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        expected[seed] = torch.rand(7).tolist()
+    namespaces, verdicts = {}, {}
+    for name in ("a", "b"):
+        ns_student = {}
+        exec("def g(x):\n    return x + 1", ns_student)
+        namespaces[name] = trusted.namespace(Student(transport(name, ns_student), list))
+    namespaces["b"]["b_ran"] = b_ran
+
+    def grade(name, seed, extra=""):
+        verdicts[name] = trusted.run_hidden([extra + block.format(seed=seed, expected=expected[seed])],
+                                            namespaces[name], name)
+
+    a = threading.Thread(target=grade, args=("a", 1))
+    a.start()
+    while not trusted._ONE_AT_A_TIME.locked():
+        pass
+    b = threading.Thread(target=grade, args=("b", 2, "b_ran.set(); torch.manual_seed(99); torch.rand(50)\n"))
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert waited == {"a": True, "b": True}      # b's block ran while a's waited for its kernel
+    assert verdicts["a"].outcome == "passed", verdicts["a"].message
+    assert verdicts["b"].outcome == "passed", verdicts["b"].message
