@@ -29,6 +29,7 @@ from grading.autograde.assignment import load_assignment  # noqa: E402
 from grading.autograde.fake_class import solution_answers, student_notebook, write_submission  # noqa: E402
 
 ALL = ["02_tensors", "03_numpy_bridge", "04_devices", "05_autograd", "06_jacobians", "07_minigrad"]
+TARGETS = {"fork": 5.0, "bwrap": 3.0}   # stock time / ours, per engine
 KINDS = ["correct1", "correct2", "partial1", "partial2", "blank", "crash", "broken"]
 
 
@@ -154,8 +155,10 @@ def main(argv=None) -> int:
             agree = [key for key in honest if key in stock and ours.get(key) == stock[key]]
             disagree = [key for key in honest if key not in agree]
             failed = failed or bool(disagree)
+            target = TARGETS[engine]
             print(f"python -m grading grade (--jobs {args.jobs}, sandbox {engine}): {ours_t:7.1f} s  "
-                  f"{ours_t / n:5.2f} s/submission; ratio (stock time / ours): {stock_t / ours_t:.2f}x")
+                  f"{ours_t / n:5.2f} s/submission; ratio (stock time / ours): {stock_t / ours_t:.2f}x "
+                  f"(target >= {target:g}x) {'met' if stock_t / ours_t >= target else 'NOT met'}")
             print(f"  scores agree on {len(agree)}/{len(honest)} honest submissions"
                   + (f"; differ: {[(k, stock.get(k), ours.get(k)) for k in disagree]}" if disagree else ""))
             print(f"  broken notebooks: ours says {sorted(set(status[k] for k in broken))}; correct submissions at "

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zmq
 from jupyter_client.blocking import BlockingKernelClient
 
 from .forkserver import PidHandle, release
@@ -104,6 +105,12 @@ class SandboxedKernel:
         self.client = BlockingKernelClient()
         self.client.load_connection_info(dict(conn, ip=str(runtime / "k")))
         self.client.start_channels()
+        # the channels' own blocking reads and one poller over both: the client's get_*_msg wrappers run an asyncio
+        # loop per call, which cost the grader more CPU than the kernel's answers themselves
+        self._iopub, self._shell = self.client.iopub_channel, self.client.shell_channel
+        self._poller = zmq.Poller()
+        self._poller.register(self._iopub.socket, zmq.POLLIN)
+        self._poller.register(self._shell.socket, zmq.POLLIN)
         self.tamper: list[str] = []          # protocol evidence: messages no request of ours explains
         self._finished: set[str] = set()     # our requests whose reply and idle status arrived
         self._late_ok: set[str] = set()      # our requests that timed out (their late messages are expected)
@@ -131,12 +138,12 @@ class SandboxedKernel:
             until = min(deadline, time.monotonic() + 1.0)
             while time.monotonic() < until and not (shell_ok and iopub_ok):
                 try:
-                    msg = self.client.get_iopub_msg(timeout=0.01)
+                    msg = self._iopub.get_msg(timeout=0.01)
                     iopub_ok = iopub_ok or msg["parent_header"].get("msg_id") == msg_id
                 except queue.Empty:
                     pass
                 try:
-                    reply = self.client.get_shell_msg(timeout=0)
+                    reply = self._shell.get_msg(timeout=0)
                     if reply["parent_header"].get("msg_id") == msg_id and not shell_ok:
                         # the kernel is up; its status on iopub follows at once unless our subscription was
                         # not connected yet when it was sent (then it never comes): ask again soon
@@ -205,7 +212,7 @@ class SandboxedKernel:
 
     def audit(self) -> None:
         """Read everything that arrived since the last request finished (call before the next one)."""
-        for channel, get in (("iopub", self.client.get_iopub_msg), ("shell", self.client.get_shell_msg)):
+        for channel, get in (("iopub", self._iopub.get_msg), ("shell", self._shell.get_msg)):
             for _ in range(10000):
                 try:
                     msg = get(timeout=0)
@@ -219,7 +226,7 @@ class SandboxedKernel:
     def _drain_iopub(self) -> None:
         while True:
             try:
-                self.client.get_iopub_msg(timeout=0.01)
+                self._iopub.get_msg(timeout=0.01)
             except queue.Empty:
                 return
 
@@ -262,8 +269,11 @@ class SandboxedKernel:
                 else:
                     result.status = "timeout"
                     break
+            # once the reply is in, wait on iopub alone (more on shell is for the next audit, not a reason to wake)
+            ready = dict(self._poller.poll(50)) if reply_status is None else \
+                {self._iopub.socket: self._iopub.socket.poll(50)}
             try:
-                msg = self.client.get_iopub_msg(timeout=0.05)
+                msg = self._iopub.get_msg(timeout=0) if ready.get(self._iopub.socket) else None
             except queue.Empty:
                 msg = None
             except Exception:  # noqa: BLE001 - a message that does not parse or verify
@@ -283,7 +293,7 @@ class SandboxedKernel:
                     idle = True
             if reply_status is None:
                 try:
-                    reply = self.client.get_shell_msg(timeout=0)
+                    reply = self._shell.get_msg(timeout=0)
                 except queue.Empty:
                     reply = None
                 except Exception:  # noqa: BLE001
