@@ -69,11 +69,19 @@ def test_instructor_grades_a_written_answer_in_formgrader(browser_page, shots, t
         assert row.inner_text().split()[-1] == "1", row.inner_text()   # "# Submissions"
         lab.screenshot("10_formgrader_in_lab")
 
+        # Each page has a link named after the assignment, so wait for each page by its breadcrumb before
+        # clicking again, and for the submission rows before "Show All Names" (it only reveals rows already there).
+        breadcrumb = formgrader.locator(".breadcrumb li")
         formgrader.get_by_role("link", name="Manual Grading").click()
+        expect(breadcrumb).to_have_text(["Manual Grading"])
         formgrader.get_by_role("link", name=ASSIGNMENT, exact=True).click()
+        expect(breadcrumb).to_have_text(["Manual Grading", ASSIGNMENT])
         formgrader.get_by_role("link", name=ASSIGNMENT, exact=True).click()   # its notebook
+        expect(breadcrumb).to_have_text(["Manual Grading", ASSIGNMENT, ASSIGNMENT])
+        expect(formgrader.get_by_role("link", name="Submission #1", exact=True)).to_be_visible()
         expect(formgrader.locator("tbody tr")).to_contain_text("2 / 6")
         formgrader.get_by_role("button", name="Show All Names").click()
+        expect(formgrader.get_by_role("button", name="Hide All Names")).to_be_visible()
         formgrader.get_by_role("link", name="ann", exact=True).click()
 
         score = formgrader.locator(f"input.score#{WRITTEN_ANSWER}")
