@@ -235,12 +235,52 @@ def bench_mlp(repeats):
     row("torch", t_th)
     t_mi = None
     if Value is not None:
-        t_mi = best_of_each({"micrograd": mlp_step_micrograd(X, Y)}, max(2, repeats // 2), 0)["micrograd"]
-        row("micrograd", t_mi)
+        best, typical, no_gc = time_micrograd(mlp_step_micrograd(X, Y), max(3, repeats // 2))
+        t_mi = best
+        row("micrograd", best)
+        print("            (best step, each after a full gc.collect(): its best case as Python runs it)")
+        print(f"  micrograd  {fmt(typical).strip()} median of back-to-back steps (the collector runs "
+              f"mid-step), {fmt(no_gc).strip()} best with the collector off")
     ratio_line(t_mg, [("torch", t_th), ("micrograd", t_mi)])
     if t_mi:
-        print(f"  minigrad is {t_mi / t_mg:,.0f}x faster than micrograd")
+        print(f"  minigrad is {t_mi / t_mg:,.0f}x faster than micrograd's best case "
+              f"({typical / t_mg:,.0f}x its median back-to-back step; {no_gc / t_mg:,.0f}x its step "
+              "with the collector off)")
     return t_mg / t_th, (t_mi / t_mg if t_mi else None)
+
+
+def time_micrograd(step, repeats):
+    """(best, median back-to-back, best with gc off) seconds for one micrograd step.
+
+    A step builds about 30,000 scalar Values, each with a closure, and CPython's cyclic garbage
+    collector spends most of the step's time walking them; how much depends on when it runs.
+    The figure the target uses is micrograd's best case with the collector on, as every
+    program runs it: a full collection (not timed) before each step. The collector-off time is
+    printed beside it for transparency, not used."""
+    step()  # warm-up
+    gc.collect()
+    back_to_back = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        back_to_back.append(time.perf_counter() - t0)
+    best = no_gc = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            no_gc = min(no_gc, time.perf_counter() - t0)
+    finally:
+        gc.enable()
+        gc.collect()
+    return best, sorted(back_to_back)[len(back_to_back) // 2], no_gc
 
 
 # -- 4. a very deep chain -------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 """`SGD`, with momentum and weight decay as in torch.optim.SGD."""
-from .autograd.grad_mode import no_grad
 from .tensor import _bump_version, zero_grads
 
 
@@ -17,9 +16,10 @@ class SGD:
         """Forget the gradients: set to None (frees them; the default) or fill with zeros."""
         zero_grads(self.params, set_to_none)
 
-    @no_grad()
     def step(self):
-        """p <- p - lr * (grad + weight_decay * p), with momentum buffers when momentum > 0."""
+        """p <- p - lr * (grad + weight_decay * p), with momentum buffers when momentum > 0.
+        It updates the parameters' arrays in place, so it records nothing in any grad mode
+        (torch runs its step under no_grad for the same effect)."""
         lr, wd, momentum = self.lr, self.weight_decay, self.momentum
         for i, p in enumerate(self.params):
             grad = p.grad

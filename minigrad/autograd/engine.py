@@ -71,12 +71,15 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
         wanted = {(t.grad_fn if t.grad_fn is not None else t) for t in targets}
         needed = _ancestors(wanted, [k for k in buffers if isinstance(k, Function)], deps)
     captured = {}
+    owned = set()  # sums this pass made itself: later contributions are added in place
     pop, get, is_node_type, tensor_type = buffers.pop, buffers.get, Function, Tensor  # locals: hot loop
     prev_mode, _gm.state.enabled = _gm.state.enabled, bool(create_graph)
     try:
         while ready:
             node = ready.pop()
             g = pop(node, None)
+            if owned and g in owned:
+                owned.discard(g)  # (complete: nothing adds to it any more)
             edges = node._edges
             grads = None
             if g is not None:
@@ -111,8 +114,11 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
                         buffers[e] = gi
                     elif create_graph or type(gi) is not tensor_type:
                         buffers[e] = prev + gi
+                    elif prev in owned:
+                        prev.array += gi.array
                     else:
-                        buffers[e] = _make(prev.array + gi.array)
+                        buffers[e] = total = _make(prev.array + gi.array)
+                        owned.add(total)
                 if is_node:
                     n = deps[e] - 1
                     deps[e] = n
@@ -139,7 +145,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, targ
             own = id(g) not in seen and getattr(g, "_base", None) is None and g.array.flags.owndata
             leaf._grad = (g if own else g * 1) if old is None else old + g
         elif old is None:  # an array of its own (not a view, not shared), as torch gives
-            leaf._grad = g if g.array.flags.owndata and id(g) not in seen else _make(g.array.copy())
+            leaf._grad = g if g.array.base is None and id(g) not in seen else _make(g.array.copy())
         elif old.requires_grad or not old.array.flags.writeable:
             leaf._grad = old.detach() + g
         else:

@@ -30,7 +30,7 @@ class Function:
     call with `YourFunction.apply(...)`. `backward` returns one gradient per forward argument
     (None for arguments that are not tensors or need no gradient), each of that input's shape."""
 
-    __slots__ = ("_edges", "_saved", "_epoch", "_shape", "_dtype", "needs_input_grad",
+    __slots__ = ("_edges", "_saved", "_epoch", "_shape", "_dtype", "_needs",
                  "_hooks", "__dict__", "__weakref__")
     _builtin = False       # forward works on arrays and returns an array
     _broadcasts = False    # the engine sums gradients back to each input's shape
@@ -69,6 +69,15 @@ class Function:
                 )
         return saved
 
+    @property
+    def needs_input_grad(self):
+        """One flag per forward argument: does it need a gradient? (Built-ins read it off their
+        edges rather than keep a tuple per node.)"""
+        try:
+            return self._needs
+        except AttributeError:
+            return tuple([e is not None for e in self._edges])
+
     def mark_non_differentiable(self, *tensors):
         """Outputs that get no gradient (requires_grad=False); backward receives zeros for them."""
         self._non_diff = {id(t) for t in tensors}
@@ -101,7 +110,7 @@ class Function:
             return _make(cls.forward(_NO_GRAPH, *args))
         ctx = _new(cls)
         ctx._saved, ctx._epoch = (), _EPOCH[0]
-        ctx.needs_input_grad = needs
+        ctx._needs = needs
         if builtin:
             out = _make(cls.forward(ctx, *args), True, ctx)
             ctx._edges = tuple([(a.grad_fn or a) if n else None for a, n in zip(args, needs)])
@@ -125,9 +134,8 @@ class Function:
         if a.requires_grad and _gm.state.enabled:
             ctx = _new(cls)
             ctx._saved, ctx._epoch = (), _EPOCH[0]
-            ctx.needs_input_grad = (True,) + (False,) * len(params)
+            ctx._edges = (a.grad_fn or a,) + (None,) * len(params) if params else (a.grad_fn or a,)
             out = _make(cls.forward(ctx, a, *params), True, ctx)
-            ctx._edges = (a.grad_fn or a,) + (None,) * len(params)
             data = out.array
             ctx._shape, ctx._dtype, ctx._hooks = data.shape, data.dtype, None
             if cls._saves_output:
@@ -141,9 +149,8 @@ class Function:
         if (ra or rb) and _gm.state.enabled:
             ctx = _new(cls)
             ctx._saved, ctx._epoch = (), _EPOCH[0]
-            ctx.needs_input_grad = (ra, rb)
-            out = _make(cls.forward(ctx, a, b), True, ctx)
             ctx._edges = ((a.grad_fn or a) if ra else None, (b.grad_fn or b) if rb else None)
+            out = _make(cls.forward(ctx, a, b), True, ctx)
             data = out.array
             ctx._shape, ctx._dtype, ctx._hooks = data.shape, data.dtype, None
             if cls._saves_output:
@@ -219,7 +226,7 @@ class FunctionOutput(Function):
     @classmethod
     def of(cls, fn, index, out):
         node = _new(cls)
-        node._saved, node._epoch, node.needs_input_grad = (), _EPOCH[0], (True,)
+        node._saved, node._epoch = (), _EPOCH[0]
         node.fn, node.index, node._edges = fn, index, (fn,)
         node._shape, node._dtype, node._hooks = out.array.shape, out.array.dtype, None
         return node

@@ -124,6 +124,27 @@ def test_diamond_graph_sums_both_paths():
     assert res["minigrad"] == pytest.approx(res["torch"], rel=1e-6)
 
 
+
+@pytest.mark.parametrize("order", ["direct_first", "shared_first"])
+def test_gradient_sums_never_change_a_gradient_that_another_edge_holds(order):
+    """The engine adds later contributions into a sum it made itself, in place. A sum handed on
+    by a backward (Add gives the same tensor to both inputs) must not be added into, nor the
+    caller's own gradient= tensor."""
+    res = {}
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = lib.tensor([0.5, -1.0, 4.0], requires_grad=True)
+        u, v = x * 2, y * 3
+        n = u + v
+        m = n + n  # n receives two contributions: a sum of the engine's own
+        out = m + u + v if order == "direct_first" else u + v + m
+        up = lib.tensor([1.0, 10.0, 100.0])
+        out.backward(up)
+        res[lib.__name__] = (x.grad.numpy().copy(), y.grad.numpy().copy(), up.numpy().copy())
+    for got, want in zip(res["minigrad"], res["torch"]):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(res["minigrad"][0], [6.0, 60.0, 600.0])  # 2 * (2 + 1) * up
+
 # -- dtypes and promotion ----------------------------------------------------------------------
 VALUES = {
     "f32": lambda lib: lib.tensor([1.5, 2.0]),
