@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import signal
 import sys
 
@@ -52,10 +53,21 @@ PRELOAD = ("torch", "numpy", "IPython", "ipykernel.kernelapp", "ipykernel.ipkern
            "minigrad", "minigrad.testing",
            # what IPython loads to show the first error of a kernel (its coloured, annotated traceback)
            "IPython.core.logger", "stack_data", "pygments.lexers.python", "pygments.formatters.terminal256",
-           "pygments.formatters.html", "pygments.styles", "pygments.filters")
-# Imported while the server waits for requests, after it is ready: torch loads these (and sympy) on the first meta
-# tensor, vmap/jacrev or jacfwd, about 1.3 CPU-seconds that every kernel of such an assignment paid again.
-PRELOAD_WHEN_IDLE = ("torch._dynamo", "torch._decomp.decompositions_for_jvp")
+           "pygments.formatters.html", "pygments.styles", "pygments.filters",
+           # what torch.autograd.backward(outputs, grad_tensors) imports (with sympy) on its first call: 0.3 s a kernel
+           "torch.fx.experimental.symbolic_shapes")
+# What torch imports (with sympy) on the first jacrev/jacfwd, torch.func transform or meta tensor: about 1.2
+# CPU-seconds that every kernel of such an assignment would pay again. Preloaded only for the assignments that use
+# them (`uses_functorch`): an import cannot be interrupted, so preloading it for all held up the first kernels of
+# every other assignment by as much.
+PRELOAD_FUNCTORCH = ("torch._dynamo", "torch._decomp.decompositions_for_jvp")
+_FUNCTORCH_USE = re.compile(r"torch\.func\b|functorch|\bjacrev\b|\bjacfwd\b|device\s*=\s*\\?[\"']meta")
+
+
+def uses_functorch(text: str) -> bool:
+    """Whether an assignment's notebooks (their raw text) call what PRELOAD_FUNCTORCH serves. Only a hint for
+    speed: a kernel that needs these modules anyway imports them itself."""
+    return _FUNCTORCH_USE.search(text) is not None
 
 
 def _check(result: int, what: str) -> None:
@@ -215,12 +227,11 @@ def _spawn(spec: dict) -> int:
         os._exit(71)
 
 
-def serve() -> None:
+def serve(functorch: bool = False) -> None:
     """The server loop (run as `python -c 'from grading.autograde.forkserver import serve; serve()'`)."""
     import importlib
-    import select
 
-    for name in PRELOAD:   # the point: import the heavy modules once, before any fork
+    for name in PRELOAD + (PRELOAD_FUNCTORCH if functorch else ()):   # the point: import them once, before any fork
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - an optional module: the kernel imports it itself if needed
@@ -231,14 +242,7 @@ def serve() -> None:
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
-    later = list(PRELOAD_WHEN_IDLE)
     while True:
-        # the grader sends one request and waits for its answer, so nothing is left buffered here between them
-        while later and not select.select([sys.stdin], [], [], 0)[0]:
-            try:
-                importlib.import_module(later.pop(0))
-            except Exception:  # noqa: BLE001 - optional, as above
-                pass
         line = sys.stdin.readline()
         if not line:
             return
@@ -258,7 +262,7 @@ class ForkServer:
     and the first spawn waits for the server's "ready" line.
     """
 
-    def __init__(self, repo: str, userns: bool = False):
+    def __init__(self, repo: str, userns: bool = False, functorch: bool = False):
         import shutil
         import subprocess
         import threading
@@ -268,7 +272,7 @@ class ForkServer:
         env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": repo,
                "LANG": "C.UTF-8", "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        argv = [sys.executable, "-c", "from grading.autograde.forkserver import serve; serve()"]
+        argv = [sys.executable, "-c", f"from grading.autograde.forkserver import serve; serve({bool(functorch)})"]
         if userns:   # root inside a user namespace of its own: the grader's uid outside, nothing more
             argv = [shutil.which("bwrap") or "bwrap", *USERNS_ARGS, "--"] + argv
         self.userns = userns

@@ -368,3 +368,36 @@ def test_hidden_blocks_of_two_submissions_interleave_yet_each_keeps_its_own_rand
     assert waited == {"a": True, "b": True}      # b's block ran while a's waited for its kernel
     assert verdicts["a"].outcome == "passed", verdicts["a"].message
     assert verdicts["b"].outcome == "passed", verdicts["b"].message
+
+
+# -- the fork server's preload hint ----------------------------------------------------------------------------------
+FUNCTORCH_USES = ["torch.func.jacrev(f)(x)", "from torch.func import vmap", "J = jacfwd(f)(x)",
+                  'x = torch.ones(2, device="meta")', "torch.ones(2, device = 'meta')",
+                  json.dumps({"source": 'torch.tensor(3.0, device="meta")'})]   # as a notebook file spells it
+NOT_FUNCTORCH = ["torch.autograd.functional.jacobian(f, x)", 'nb.metadata["kernelspec"]', "torch.ones(2)",
+                 'print("meta")']
+
+
+@pytest.mark.parametrize("text", FUNCTORCH_USES + NOT_FUNCTORCH)
+def test_functorch_preload_hint(text):
+    from grading.autograde.forkserver import uses_functorch
+
+    assert uses_functorch(text) is (text in FUNCTORCH_USES)
+
+
+def test_functorch_preload_hint_matches_what_torch_imports():
+    """What the hint flags really imports torch._dynamo on first use (the modules the server then preloads), and a
+    jacobian without torch.func does not."""
+    import subprocess
+    import sys
+
+    from grading.autograde.forkserver import PRELOAD_FUNCTORCH
+
+    probe = ("import sys, torch\nf = lambda x: (x ** 3).sum()\nx = torch.ones(3)\n{}\n"
+             "print(sorted(m for m in {!r} if m in sys.modules))")
+    flagged = subprocess.run([sys.executable, "-c", probe.format("torch.func.jacrev(f)(x)", PRELOAD_FUNCTORCH)],
+                             capture_output=True, text=True, check=True).stdout
+    plain = subprocess.run([sys.executable, "-c", probe.format("torch.autograd.functional.jacobian(f, x)",
+                                                               PRELOAD_FUNCTORCH)],
+                           capture_output=True, text=True, check=True).stdout
+    assert "torch._dynamo" in flagged and plain.strip() == "[]"
