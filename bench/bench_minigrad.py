@@ -257,30 +257,25 @@ def time_micrograd(step, repeats):
     The figure the target uses is micrograd's best case with the collector on, as every
     program runs it: a full collection (not timed) before each step. The collector-off time is
     printed beside it for transparency, not used."""
+    def timed(before=None):
+        if before:
+            before()
+        t0 = time.perf_counter()
+        step()
+        return time.perf_counter() - t0
+
     step()  # warm-up
     gc.collect()
-    back_to_back = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        back_to_back.append(time.perf_counter() - t0)
-    best = no_gc = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
+    back_to_back = sorted(timed() for _ in range(repeats))
+    best = min(timed(gc.collect) for _ in range(repeats))
     gc.collect()
     gc.disable()
     try:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            step()
-            no_gc = min(no_gc, time.perf_counter() - t0)
+        no_gc = min(timed() for _ in range(repeats))
     finally:
         gc.enable()
         gc.collect()
-    return best, sorted(back_to_back)[len(back_to_back) // 2], no_gc
+    return best, back_to_back[len(back_to_back) // 2], no_gc
 
 
 # -- 4. a very deep chain -------------------------------------------------------------------------

@@ -103,12 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 2
     server = None   # the fork server warms up meanwhile; for bwrap it lives in a user namespace (any user)
-    functorch = forkserver.uses_functorch("".join(
-        p.read_text(errors="replace") for p in sorted((args.course / "solutions" / args.assignment).glob("*.ipynb"))))
-    if engine == "fork":
-        server = forkserver.ForkServer(str(REPO), functorch=functorch)
-    elif engine == "bwrap" and forkserver.userns_available():
-        server = forkserver.ForkServer(str(REPO), userns=True, functorch=functorch)
+    if engine == "fork" or (engine == "bwrap" and forkserver.userns_available()):
+        notebooks = sorted((args.course / "solutions" / args.assignment).glob("*.ipynb"))
+        functorch = forkserver.uses_functorch("".join(p.read_text(errors="replace") for p in notebooks))
+        server = forkserver.ForkServer(str(REPO), userns=engine == "bwrap", functorch=functorch)
     try:
         return _run(args, engine, server)
     finally:

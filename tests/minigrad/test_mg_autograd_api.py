@@ -124,7 +124,6 @@ def test_diamond_graph_sums_both_paths():
     assert res["minigrad"] == pytest.approx(res["torch"], rel=1e-6)
 
 
-
 @pytest.mark.parametrize("order", ["direct_first", "shared_first"])
 def test_gradient_sums_never_change_a_gradient_that_another_edge_holds(order):
     """The engine adds later contributions into a sum it made itself, in place. A sum handed on
@@ -144,6 +143,7 @@ def test_gradient_sums_never_change_a_gradient_that_another_edge_holds(order):
     for got, want in zip(res["minigrad"], res["torch"]):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(res["minigrad"][0], [6.0, 60.0, 600.0])  # 2 * (2 + 1) * up
+
 
 # -- dtypes and promotion ----------------------------------------------------------------------
 VALUES = {
